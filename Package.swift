@@ -1,0 +1,144 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swapline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swapline", targets: ["SwaplineCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // The pure domain: money, market rules, the exchange and account aggregates. No I/O.
+        .target(
+            name: "SwaplineDomain",
+            swiftSettings: swiftSettings
+        ),
+        // The append-only PostgreSQL event store: migrations, append, stream and global reads.
+        .target(
+            name: "SwaplineEventStore",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Use cases over the event store: accounts and keys, quotes, creating exchanges.
+        .target(
+            name: "SwaplineApplication",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The execution worker and the venue it trades on.
+        .target(
+            name: "SwaplineExecution",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Calypso-compatible HTTP API (Hummingbird 2).
+        .target(
+            name: "SwaplineAPI",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineApplication",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The one `swapline` executable and its subcommands.
+        .executableTarget(
+            name: "SwaplineCLI",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                "SwaplineExecution",
+                "SwaplineAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared test harness: a migrated template database cloned per test.
+        .target(
+            name: "SwaplineTestSupport",
+            dependencies: [
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SwaplineTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineDomainTests",
+            dependencies: ["SwaplineDomain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineEventStoreTests",
+            dependencies: [
+                "SwaplineEventStore", "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineAPITests",
+            dependencies: [
+                "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineExecution", "SwaplineTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineExecutionTests",
+            dependencies: [
+                "SwaplineExecution", "SwaplineApplication", "SwaplineDomain", "SwaplineTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SwaplineApplication
+import SwaplineDomain
+
+/// What the HTTP API needs from the rest of Swapline.
+public struct APIDependencies: Sendable {
+    public var accounts: AccountService
+    public var exchanges: ExchangeService
+    public var now: @Sendable () -> Date
+    /// Bodies above this size get 413 with a Calypso error body.
+    public var maximumBodyBytes: Int
+
+    public init(accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024) {
+        self.accounts = accounts
+        self.exchanges = exchanges
+        self.now = now
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+}
+
+/// Builds the router of the Calypso-compatible API; tests drive the same router.
+public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: CalypsoErrorMiddleware())
+    router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
+    let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
+    ExchangeController(accounts: dependencies.accounts, exchanges: dependencies.exchanges, authenticator: authenticator)
+        .addRoutes(to: router)
+    return router
+}
+
+/// The HTTP application, listening on `host:port`, with the given services (database client,
+/// workers) run and shut down in order by swift-service-lifecycle.
+public func buildApplication(
+    _ dependencies: APIDependencies,
+    host: String,
+    port: Int,
+    services: [any Service],
+    logger: Logger
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
+        configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "swapline"),
+        services: services,
+        logger: logger
+    )
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Hummingbird
+import SwaplineApplication
+import SwaplineDomain
+
+/// The Calypso methods under /api/v1: account, pairs, limit, pre-calculate, create, get.
+struct ExchangeController<Context: RequestContext>: Sendable {
+    let accounts: AccountService
+    let exchanges: ExchangeService
+    let authenticator: RequestAuthenticator
+    var market: Market { exchanges.market }
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/api/v1/account") { request, _ in try await self.account(request) }
+        router.post("/api/v1/exchange/pairs") { request, _ in try await self.pairs(request) }
+        router.post("/api/v1/exchange/limit") { request, _ in try await self.limit(request) }
+        router.post("/api/v1/exchange/pre-calculate") { request, _ in try await self.preCalculate(request) }
+        router.post("/api/v1/exchange/create") { request, _ in try await self.create(request) }
+        router.post("/api/v1/exchange/get") { request, _ in try await self.get(request) }
+    }
+
+    func account(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let state = try await accounts.state(of: signed.account)
+        let currencies = Set(market.currencies.keys).union(state.available.keys).union(state.held.keys).sorted()
+        let balances: [JSONValue] = currencies.map { currency in
+            .object([
+                ("currency", .string(currency.code)),
+                ("amount", Render.amount(state.availableBalance(currency), currency, market)),
+                ("held", Render.amount(state.heldBalance(currency), currency, market)),
+            ])
+        }
+        return .json(
+            .object([
+                ("account", .string(signed.account.rawValue)),
+                ("name", .string(state.name)),
+                ("ownerId", .string(signed.account.rawValue)),
+                ("balances", .array(balances)),
+            ]))
+    }
+
+    func pairs(_ request: Request) async throws -> Response {
+        _ = try await authenticator.authenticate(request)
+        let now = exchanges.now()
+        var bySource: [Currency: [JSONValue]] = [:]
+        for rule in market.pairs.values.sorted(by: { $0.pair.description < $1.pair.description }) {
+            guard let destination = market.currencies[rule.pair.destination] else { continue }
+            let active = (try? market.currentRate(rule.pair, now: now)) != nil
+            bySource[rule.pair.source, default: []].append(
+                .object([
+                    ("name", .string(destination.currency.code)),
+                    ("scale", .number(String(destination.scale))),
+                    ("crypto", .bool(destination.isCrypto)),
+                    ("enabled", .bool(rule.isEnabled)),
+                    ("active", .bool(active)),
+                ]))
+        }
+        let members = bySource.keys.sorted().map { ($0.code, JSONValue.array(bySource[$0]!)) }
+        return .json(.object([("currencyPairs", .object(members))]))
+    }
+
+    func limit(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let pair = try signed.payload.pair(market: market)
+        let limits = try await exchanges.limits(account: signed.account, pair: pair)
+        return .json(
+            .object([
+                ("sourceCurrency", .string(pair.source.code)),
+                ("destinationCurrency", .string(pair.destination.code)),
+                ("minAmount", Render.amount(limits.minAmount, pair.source, market)),
+                ("maxAmount", Render.amount(limits.maxAmount, pair.source, market)),
+            ]))
+    }
+
+    func preCalculate(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let pair = try signed.payload.pair(market: market)
+        let direction = try signed.payload.direction()
+        guard let amount = try signed.payload.optionalAmountText("amount") else { throw SwaplineError.badRequest("payload.amount is required") }
+        let quote = try await exchanges.preCalculate(account: signed.account, pair: pair, amountText: amount, direction: direction)
+        let price = quote.price
+        return .json(
+            .object([
+                ("sourceCurrency", .string(pair.source.code)),
+                ("sourceAmount", Render.amount(price.sourceAmount, pair.source, market)),
+                ("destinationCurrency", .string(pair.destination.code)),
+                ("destinationAmount", Render.amount(price.destinationAmount, pair.destination, market)),
+                ("rate", .number(price.rate.plainText)),
+                ("fee", Render.amount(price.fee, pair.source, market)),
+                ("direction", .string(direction.rawValue)),
+                ("quoteId", .string(quote.id.uuidString.lowercased())),
+                ("expiresAt", .string(Timestamp.format(quote.expiresAt))),
+            ]))
+    }
+
+    func create(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let payload = signed.payload
+        let pair = try payload.pair(market: market)
+        var quoteId: UUID?
+        if let text = try payload.optionalString("quoteId", maxLength: 64) {
+            guard let id = UUID(uuidString: text) else { throw SwaplineError.badRequest("payload.quoteId is not a UUID") }
+            quoteId = id
+        }
+        let idempotencyKey = try payload.optionalString("idempotencyKey", maxLength: 64)
+        if let idempotencyKey, idempotencyKey.isEmpty {
+            throw SwaplineError.badRequest("payload.idempotencyKey must be 1 to 64 characters")
+        }
+        let createRequest = CreateExchangeRequest(
+            pair: pair,
+            amountText: try payload.optionalAmountText("amount"),
+            direction: try payload.direction(),
+            quoteId: quoteId,
+            idempotencyKey: idempotencyKey
+        )
+        let state = try await exchanges.create(
+            account: signed.account, request: createRequest,
+            metadata: EventMetadata(actor: "api-key:\(signed.key)", requestId: signed.requestId))
+        return .json(Render.exchange(state, market: market))
+    }
+
+    func get(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let id = try signed.payload.identifier("id")
+        let state = try await exchanges.get(account: signed.account, id: id)
+        return .json(Render.exchange(state, market: market))
+    }
+}

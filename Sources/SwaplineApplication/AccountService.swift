@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwaplineDomain
+import SwaplineEventStore
+
+/// New credentials, shown once: the secret is stored only encrypted.
+public struct IssuedCredentials: Sendable, Equatable {
+    public var account: AccountID
+    public var key: String
+    public var secret: String
+}
+
+/// An API key's account and decrypted secret, as request authentication needs them.
+public struct APIKeyRecord: Sendable {
+    public var key: String
+    public var account: AccountID
+    public var secret: String
+}
+
+/// Accounts, their balances (through the account aggregate) and their API keys.
+public struct AccountService: Sendable {
+    public let client: PostgresClient
+    public let store: EventStore
+    public let secrets: SecretBox
+    public let market: Market
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+
+    public init(client: PostgresClient, secrets: SecretBox, market: Market, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+        self.client = client
+        self.store = EventStore(client: client, logger: logger)
+        self.secrets = secrets
+        self.market = market
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Opens an account and issues its first API key.
+    public func create(name: String, actor: String = "admin") async throws -> IssuedCredentials {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 200 else { throw SwaplineError.badRequest("name must be 1 to 200 characters") }
+        guard let account = AccountID(Credentials.newAccountID()) else { throw SwaplineError(.internalError, "bad account id") }
+        let events: [AccountEvent]
+        do {
+            events = try Account.decide(.open(account: account, name: trimmed, at: now()), state: nil)
+        } catch {
+            throw SwaplineError(error)
+        }
+        let key = Credentials.newAPIKey()
+        let secret = Credentials.newAPISecret()
+        let sealed = try secrets.seal(secret)
+        let metadata = EventMetadata(actor: actor)
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "INSERT INTO accounts (account_id, name) VALUES (\(account.rawValue), \(trimmed))", logger: logger)
+            try await connection.query(
+                "INSERT INTO api_keys (api_key, account_id, secret_ciphertext) VALUES (\(key), \(account.rawValue), \(Data(sealed)))",
+                logger: logger)
+            _ = try await EventStore.append(
+                [StreamAppend(streamId: Streams.account(account), expectedVersion: .noStream, events: try events.map { try Streams.newEvent($0, metadata: metadata) })],
+                on: connection, logger: logger)
+        }
+        return IssuedCredentials(account: account, key: key, secret: secret)
+    }
+
+    /// Credits an account (admin). The amount is parsed by the one strict parser at the currency's scale.
+    public func deposit(account: AccountID, currency: Currency, amountText: String, actor: String = "admin") async throws -> AccountState {
+        try await move(account: account, currency: currency, amountText: amountText, actor: actor) { amount, at in
+            .deposit(currency, amount, at: at)
+        }
+    }
+
+    public func withdraw(account: AccountID, currency: Currency, amountText: String, actor: String = "admin") async throws -> AccountState {
+        try await move(account: account, currency: currency, amountText: amountText, actor: actor) { amount, at in
+            .withdraw(currency, amount, at: at)
+        }
+    }
+
+    private func move(
+        account: AccountID, currency: Currency, amountText: String, actor: String,
+        command: (Decimal, Date) -> AccountCommand
+    ) async throws -> AccountState {
+        guard let info = market.currencies[currency] else { throw SwaplineError(.pairUnavailable, "unknown currency \(currency)") }
+        let amount: Decimal
+        do {
+            amount = try Amount.parse(amountText, scale: info.scale)
+        } catch {
+            throw SwaplineError(error, field: "amount")
+        }
+        for _ in 0..<50 {
+            let loaded = try await store.loadAccount(account)
+            guard loaded.state != nil else { throw SwaplineError.notFound("account \(account) not found") }
+            let events: [AccountEvent]
+            do {
+                events = try Account.decide(command(amount, now()), state: loaded.state)
+            } catch {
+                throw SwaplineError(error)
+            }
+            do {
+                try await store.append([
+                    StreamAppend(
+                        streamId: Streams.account(account), expectedVersion: loaded.expectedVersion,
+                        events: try events.map { try Streams.newEvent($0, metadata: EventMetadata(actor: actor)) })
+                ])
+                return events.reduce(loaded.state) { Account.evolve($0, $1) }!
+            } catch EventStoreError.wrongExpectedVersion {
+                continue
+            }
+        }
+        throw SwaplineError(.serviceUnavailable, "account \(account) is too busy; try again")
+    }
+
+    public func state(of account: AccountID) async throws -> AccountState {
+        guard let state = try await store.loadAccount(account).state else {
+            throw SwaplineError.notFound("account \(account) not found")
+        }
+        return state
+    }
+
+    /// Issues a new key for the account; the old keys keep working until revoked.
+    public func rotateKey(account: AccountID) async throws -> IssuedCredentials {
+        _ = try await state(of: account)
+        let key = Credentials.newAPIKey()
+        let secret = Credentials.newAPISecret()
+        let sealed = try secrets.seal(secret)
+        try await client.query(
+            "INSERT INTO api_keys (api_key, account_id, secret_ciphertext) VALUES (\(key), \(account.rawValue), \(Data(sealed)))",
+            logger: logger)
+        return IssuedCredentials(account: account, key: key, secret: secret)
+    }
+
+    /// Revokes a key at once; requests signed with it get error 002.
+    public func revokeKey(_ key: String) async throws {
+        let rows = try await client.query(
+            "UPDATE api_keys SET revoked_at = now() WHERE api_key = \(key) AND revoked_at IS NULL RETURNING api_key", logger: logger)
+        var found = false
+        for try await _ in rows.decode(String.self) { found = true }
+        guard found else { throw SwaplineError.notFound("no active key \(key)") }
+    }
+
+    /// The active key's account and secret, or nil for an unknown or revoked key.
+    public func activeKey(_ key: String) async throws -> APIKeyRecord? {
+        let rows = try await client.query(
+            "SELECT account_id, secret_ciphertext FROM api_keys WHERE api_key = \(key) AND revoked_at IS NULL", logger: logger)
+        for try await (accountText, sealed) in rows.decode((String, Data).self) {
+            guard let account = AccountID(accountText) else { return nil }
+            return APIKeyRecord(key: key, account: account, secret: try secrets.open([UInt8](sealed)))
+        }
+        return nil
+    }
+
+    /// The account's name as opened.
+    public func accountExists(_ account: AccountID) async throws -> Bool {
+        let rows = try await client.query("SELECT 1 FROM accounts WHERE account_id = \(account.rawValue)", logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// Records a signed request; false when the same key and signature were already seen inside
+    /// the timestamp window, i.e. a replay. Kept in PostgreSQL so every node refuses it.
+    public func recordRequest(key: String, signature: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO seen_requests (api_key, signature) VALUES (\(key), \(signature))
+            ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now()
+                WHERE seen_requests.seen_at < now() - interval '6 minutes'
+            RETURNING 1
+            """,
+            logger: logger)
+        for try await _ in rows.decode(Int.self) { return true }
+        return false
+    }
+
+    /// Forgets signatures older than twice the timestamp window.
+    public func pruneSeenRequests() async throws {
+        try await client.query("DELETE FROM seen_requests WHERE seen_at < now() - interval '6 minutes'", logger: logger)
+    }
+}

@@ -1,0 +1,283 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import SwaplineDomain
+import SwaplineEventStore
+
+/// What a client asks `exchange/create` for, already checked for shape by the API.
+public struct CreateExchangeRequest: Sendable, Equatable {
+    public var pair: CurrencyPair
+    /// The amount as sent (nil only with a quote), parsed later at the right scale.
+    public var amountText: String?
+    public var direction: Direction
+    public var quoteId: UUID?
+    public var idempotencyKey: String?
+
+    public init(pair: CurrencyPair, amountText: String?, direction: Direction = .sell, quoteId: UUID? = nil, idempotencyKey: String? = nil) {
+        self.pair = pair
+        self.amountText = amountText
+        self.direction = direction
+        self.quoteId = quoteId
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// A locked price from pre-calculate.
+public struct StoredQuote: Sendable, Equatable {
+    public var id: UUID
+    public var price: Price
+    public var expiresAt: Date
+}
+
+/// The exchange use cases: pairs, limits, pre-calculate, create, get.
+public struct ExchangeService: Sendable {
+    public let client: PostgresClient
+    public let store: EventStore
+    public let market: Market
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+    /// How many times a create that lost an expected-version race is decided again.
+    static let maximumAttempts = 100
+
+    public init(client: PostgresClient, market: Market, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+        self.client = client
+        self.store = EventStore(client: client, logger: logger)
+        self.market = market
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: limit and pre-calculate
+
+    public func limits(account: AccountID, pair: CurrencyPair) async throws -> (minAmount: Decimal, maxAmount: Decimal) {
+        let state = try await accountState(account)
+        do {
+            return try state.limits(for: pair, market: market, now: now())
+        } catch {
+            throw SwaplineError(error)
+        }
+    }
+
+    /// Prices the request and stores the price as a quote that locks it for the market's quote TTL.
+    public func preCalculate(account: AccountID, pair: CurrencyPair, amountText: String, direction: Direction) async throws -> StoredQuote {
+        let at = now()
+        let price: Price
+        do {
+            price = try market.price(pair, amountText: amountText, direction: direction, now: at)
+        } catch {
+            throw SwaplineError(error)
+        }
+        let requested = direction == .sell ? price.sourceAmount : price.destinationAmount
+        let quote = StoredQuote(id: UUID(), price: price, expiresAt: at.addingTimeInterval(TimeInterval(market.quoteTTLSeconds)))
+        try await client.query(
+            """
+            INSERT INTO quotes (quote_id, account_id, source_currency, destination_currency, direction, requested_amount,
+                                source_amount, destination_amount, rate, fee, created_at, expires_at)
+            VALUES (\(quote.id), \(account.rawValue), \(pair.source.code), \(pair.destination.code), \(direction.rawValue),
+                    \(requested.plainText)::numeric, \(price.sourceAmount.plainText)::numeric, \(price.destinationAmount.plainText)::numeric,
+                    \(price.rate.plainText)::numeric, \(price.fee.plainText)::numeric, \(at), \(quote.expiresAt))
+            """,
+            logger: logger)
+        return quote
+    }
+
+    // MARK: create
+
+    /// Validates limits and balance, holds the source funds and records the exchange, all in one
+    /// transaction with an expected version per stream; a lost race is decided again here, so the
+    /// client only ever sees the exchange or a business error.
+    public func create(account: AccountID, request: CreateExchangeRequest, metadata: EventMetadata) async throws -> ExchangeState {
+        let requestHash = Self.hash(request)
+        if let key = request.idempotencyKey, let existing = try await idempotentExchange(account: account, key: key, requestHash: requestHash) {
+            return existing
+        }
+        let (price, quoteId) = try await priceFor(account: account, request: request)
+        guard let sourceInfo = market.currencies[price.pair.source] else {
+            throw SwaplineError(.pairUnavailable, "unknown currency \(price.pair.source)")
+        }
+        let exchangeId = try await nextExchangeId()
+        for _ in 0..<Self.maximumAttempts {
+            let at = now()
+            let loaded = try await store.loadAccount(account)
+            guard loaded.state != nil else { throw SwaplineError.notFound("account \(account) not found") }
+            let accountEvents: [AccountEvent]
+            let exchangeEvents: [ExchangeEvent]
+            do {
+                accountEvents = try Account.decide(
+                    .hold(exchangeId: exchangeId, currency: price.pair.source, amount: price.sourceAmount, dailyLimit: sourceInfo.dailyLimit, at: at),
+                    state: loaded.state)
+                exchangeEvents = try Exchange.decide(
+                    .request(ExchangeRequested(id: exchangeId, account: account, price: price, quoteId: quoteId, requestedAt: at)),
+                    state: nil)
+            } catch {
+                throw SwaplineError(error)
+            }
+            let appends = [
+                StreamAppend(
+                    streamId: Streams.exchange(exchangeId), expectedVersion: .noStream,
+                    events: try exchangeEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+                StreamAppend(
+                    streamId: Streams.account(account), expectedVersion: loaded.expectedVersion,
+                    events: try accountEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+            ]
+            let logger = self.logger
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    if let quoteId {
+                        let used = try await connection.query(
+                            """
+                            UPDATE quotes SET used_at = now(), exchange_id = \(exchangeId)
+                            WHERE quote_id = \(quoteId) AND used_at IS NULL AND expires_at > now() RETURNING 1
+                            """, logger: logger)
+                        var claimed = false
+                        for try await _ in used.decode(Int.self) { claimed = true }
+                        guard claimed else { throw SwaplineError(.quoteUnusable, "quote \(quoteId) has expired or was already used") }
+                    }
+                    if let key = request.idempotencyKey {
+                        let inserted = try await connection.query(
+                            """
+                            INSERT INTO idempotency_keys (account_id, idempotency_key, request_hash, exchange_id)
+                            VALUES (\(account.rawValue), \(key), \(Data(requestHash)), \(exchangeId))
+                            ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                                SET request_hash = EXCLUDED.request_hash, exchange_id = EXCLUDED.exchange_id, created_at = now()
+                                WHERE idempotency_keys.created_at < now() - interval '24 hours'
+                            RETURNING 1
+                            """, logger: logger)
+                        var claimed = false
+                        for try await _ in inserted.decode(Int.self) { claimed = true }
+                        guard claimed else { throw IdempotencyRace() }
+                    }
+                    _ = try await EventStore.append(appends, on: connection, logger: logger)
+                    try await connection.query(
+                        "INSERT INTO execution_queue (exchange_id, due_at) VALUES (\(exchangeId), now())", logger: logger)
+                    try await connection.query("SELECT pg_notify('swapline_execution', '')", logger: logger)
+                }
+            } catch let error as PostgresTransactionError {
+                switch error.closureError {
+                case let failure as SwaplineError: throw failure
+                case is IdempotencyRace:
+                    // Another request with the same key committed first: answer as its retry.
+                    if let key = request.idempotencyKey,
+                        let existing = try await idempotentExchange(account: account, key: key, requestHash: requestHash)
+                    {
+                        return existing
+                    }
+                    continue
+                case let failure as PSQLError:
+                    if EventStore.isVersionConflict(failure) { continue }
+                    throw failure
+                default: throw error
+                }
+            }
+            return exchangeEvents.reduce(nil) { Exchange.evolve($0, $1) }!
+        }
+        throw SwaplineError(.serviceUnavailable, "account \(account) is too busy; try again")
+    }
+
+    struct IdempotencyRace: Error {}
+
+    private func priceFor(account: AccountID, request: CreateExchangeRequest) async throws -> (Price, UUID?) {
+        guard let quoteId = request.quoteId else {
+            guard let amountText = request.amountText else { throw SwaplineError.badRequest("payload.amount is required without a quoteId") }
+            do {
+                return (try market.price(request.pair, amountText: amountText, direction: request.direction, now: now()), nil)
+            } catch {
+                throw SwaplineError(error)
+            }
+        }
+        guard let quote = try await loadQuote(quoteId, account: account) else {
+            throw SwaplineError(.quoteUnusable, "quote \(quoteId) is unknown")
+        }
+        let (stored, requested, used) = quote
+        guard used == false else { throw SwaplineError(.quoteUnusable, "quote \(quoteId) was already used") }
+        guard stored.expiresAt > now() else { throw SwaplineError(.quoteUnusable, "quote \(quoteId) has expired") }
+        guard stored.price.pair == request.pair else {
+            throw SwaplineError(.quoteUnusable, "quote \(quoteId) is for \(stored.price.pair), not \(request.pair)")
+        }
+        guard stored.price.direction == request.direction else {
+            throw SwaplineError(.quoteUnusable, "quote \(quoteId) is for direction \(stored.price.direction.rawValue)")
+        }
+        if let amountText = request.amountText {
+            guard let amount = try? Amount.parseDecimal(amountText), amount == requested else {
+                throw SwaplineError(.quoteUnusable, "amount \(amountText) does not match quote \(quoteId) (\(requested.plainText))")
+            }
+        }
+        guard market.pairs[request.pair]?.isEnabled == true else {
+            throw SwaplineError(.pairUnavailable, "currency pair \(request.pair) is not available")
+        }
+        return (stored.price, quoteId)
+    }
+
+    /// The quote if it belongs to the account (another account's quote is as unknown as none).
+    func loadQuote(_ id: UUID, account: AccountID) async throws -> (StoredQuote, requested: Decimal, used: Bool)? {
+        let rows = try await client.query(
+            """
+            SELECT source_currency, destination_currency, direction, requested_amount::text, source_amount::text,
+                   destination_amount::text, rate::text, fee::text, expires_at, used_at IS NOT NULL
+            FROM quotes WHERE quote_id = \(id) AND account_id = \(account.rawValue)
+            """, logger: logger)
+        for try await (source, destination, direction, requested, sourceAmount, destinationAmount, rate, fee, expiresAt, used) in rows.decode(
+            (String, String, String, String, String, String, String, String, Date, Bool).self)
+        {
+            let price = Price(
+                pair: CurrencyPair(Currency(source), Currency(destination)),
+                direction: Direction(rawValue: direction) ?? .sell,
+                sourceAmount: try Amount.parseDecimal(sourceAmount),
+                destinationAmount: try Amount.parseDecimal(destinationAmount),
+                rate: try Amount.parseDecimal(rate),
+                fee: try Amount.parseDecimal(fee))
+            return (StoredQuote(id: id, price: price, expiresAt: expiresAt), try Amount.parseDecimal(requested), used)
+        }
+        return nil
+    }
+
+    /// The exchange a key already created, if the key is live; 016 if it was used for another payload.
+    private func idempotentExchange(account: AccountID, key: String, requestHash: [UInt8]) async throws -> ExchangeState? {
+        let rows = try await client.query(
+            """
+            SELECT request_hash, exchange_id FROM idempotency_keys
+            WHERE account_id = \(account.rawValue) AND idempotency_key = \(key) AND created_at > now() - interval '24 hours'
+            """, logger: logger)
+        for try await (hash, exchangeId) in rows.decode((Data, Int64).self) {
+            guard [UInt8](hash) == requestHash else {
+                throw SwaplineError(.idempotencyKeyReused, "idempotencyKey \(key) was already used with another payload")
+            }
+            return try await get(account: account, id: exchangeId)
+        }
+        return nil
+    }
+
+    static func hash(_ request: CreateExchangeRequest) -> [UInt8] {
+        let amount = request.amountText.flatMap { try? Amount.parseDecimal($0) }?.plainText ?? ""
+        let canonical = [
+            request.pair.source.code, request.pair.destination.code, amount, request.direction.rawValue,
+            request.quoteId?.uuidString.lowercased() ?? "",
+        ].joined(separator: "\n")
+        return [UInt8](SHA256.hash(data: Data(canonical.utf8)))
+    }
+
+    private func nextExchangeId() async throws -> ExchangeID {
+        let rows = try await client.query("SELECT nextval('exchange_ids')", logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw SwaplineError(.internalError, "no exchange id")
+    }
+
+    // MARK: get
+
+    /// The exchange, read from its own stream so it is always current for the caller. Another
+    /// account's exchange is answered like a missing one.
+    public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeState {
+        guard let state = try await store.loadExchange(id).state, state.request.account == account else {
+            throw SwaplineError.notFound("exchange \(id) not found")
+        }
+        return state
+    }
+
+    func accountState(_ account: AccountID) async throws -> AccountState {
+        guard let state = try await store.loadAccount(account).state else {
+            throw SwaplineError.notFound("account \(account) not found")
+        }
+        return state
+    }
+}

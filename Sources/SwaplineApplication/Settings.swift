@@ -1,0 +1,132 @@
+import Configuration
+import Foundation
+import SwaplineDomain
+import SwaplineEventStore
+import SystemPackage
+
+/// A configuration value that cannot be used, named by its environment key.
+public struct SwaplineConfigurationError: Error, CustomStringConvertible {
+    public var key: String
+    public var message: String
+    public init(key: String, message: String) {
+        self.key = key
+        self.message = message
+    }
+    public var description: String { "configuration \(key) \(message)" }
+}
+
+/// Every setting Swapline reads, from environment variables first and then an optional JSON
+/// configuration file (`SWAPLINE_CONFIG_FILE`), with defaults that run locally. The README's
+/// configuration table lists the same keys.
+public struct SwaplineSettings: Sendable {
+    /// `DATABASE_URL`: the owner's URL; nil means the local cluster of `scripts/run`.
+    public var databaseURL: DatabaseURL
+    public var host: String
+    public var port: Int
+    public var masterKey: SecretBox
+    public var market: Market
+    public var venue: VenueSettings
+    /// How long an exchange may stay with the venue before it is failed with VENUE_TIMEOUT.
+    public var executionDeadlineSeconds: Int
+
+    public struct VenueSettings: Sendable {
+        public var latencyMilliseconds: Int
+        public var failureRate: Decimal
+        public var seed: UInt64
+        public init(latencyMilliseconds: Int = 0, failureRate: Decimal = 0, seed: UInt64 = 1) {
+            self.latencyMilliseconds = latencyMilliseconds
+            self.failureRate = failureRate
+            self.seed = seed
+        }
+    }
+
+    /// The local cluster that `scripts/run` starts when no DATABASE_URL is set.
+    public static let localDatabaseURL = "postgres://swapline@127.0.0.1:54329/swapline"
+
+    public init(
+        databaseURL: DatabaseURL,
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        masterKey: SecretBox,
+        market: Market = .defaults,
+        venue: VenueSettings = VenueSettings(),
+        executionDeadlineSeconds: Int = 120
+    ) {
+        self.databaseURL = databaseURL
+        self.host = host
+        self.port = port
+        self.masterKey = masterKey
+        self.market = market
+        self.venue = venue
+        self.executionDeadlineSeconds = executionDeadlineSeconds
+    }
+
+    /// The readers in priority order: environment variables, then the file named by
+    /// `SWAPLINE_CONFIG_FILE` (keys nested by their dots, e.g. `{"swapline": {"port": 8080}}`).
+    public static func makeReader(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
+        if let file = environment["SWAPLINE_CONFIG_FILE"], !file.isEmpty {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw SwaplineConfigurationError(key: "SWAPLINE_CONFIG_FILE", message: "cannot be read: \(error)")
+            }
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    public static func load(from reader: ConfigReader) throws -> SwaplineSettings {
+        let urlText = reader.string(forKey: "database.url", default: localDatabaseURL)
+        let databaseURL: DatabaseURL
+        do {
+            databaseURL = try DatabaseURL(urlText)
+        } catch {
+            throw SwaplineConfigurationError(key: "DATABASE_URL", message: "\(error)")
+        }
+        guard let masterKeyText = reader.string(forKey: "swapline.master.key", isSecret: true), !masterKeyText.isEmpty else {
+            throw SwaplineConfigurationError(
+                key: "SWAPLINE_MASTER_KEY",
+                message: "is not set (base64 of 32 bytes; scripts/run generates one in .swapline/)"
+            )
+        }
+        let masterKey = try SecretBox(base64MasterKey: masterKeyText)
+        var market = Market.defaults
+        if let file = reader.string(forKey: "swapline.market.file"), !file.isEmpty {
+            do {
+                market = try Market.decode(json: try Data(contentsOf: URL(fileURLWithPath: file)))
+            } catch {
+                throw SwaplineConfigurationError(key: "SWAPLINE_MARKET_FILE", message: "cannot be used: \(error)")
+            }
+        }
+        let port = try integer(reader, "swapline.port", "SWAPLINE_PORT", default: 8080, range: 0...65535)
+        let latency = try integer(reader, "swapline.venue.latency.ms", "SWAPLINE_VENUE_LATENCY_MS", default: 0, range: 0...600_000)
+        let seed = try integer(reader, "swapline.venue.seed", "SWAPLINE_VENUE_SEED", default: 1, range: 0...Int.max)
+        let deadline = try integer(
+            reader, "swapline.execution.deadline.seconds", "SWAPLINE_EXECUTION_DEADLINE_SECONDS", default: 120, range: 1...86_400)
+        var failureRate: Decimal = 0
+        if let text = reader.string(forKey: "swapline.venue.failure.rate") {
+            guard let rate = try? Amount.parseDecimal(text), rate <= 1 else {
+                throw SwaplineConfigurationError(key: "SWAPLINE_VENUE_FAILURE_RATE", message: "must be a decimal between 0 and 1, got \(text)")
+            }
+            failureRate = rate
+        }
+        return SwaplineSettings(
+            databaseURL: databaseURL,
+            host: reader.string(forKey: "swapline.host", default: "127.0.0.1"),
+            port: port,
+            masterKey: masterKey,
+            market: market,
+            venue: VenueSettings(latencyMilliseconds: latency, failureRate: failureRate, seed: UInt64(seed)),
+            executionDeadlineSeconds: deadline
+        )
+    }
+
+    /// Reads an integer as text so a bad value is an error naming the key, not a silent default.
+    static func integer(_ reader: ConfigReader, _ key: ConfigKey, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = reader.string(forKey: key) else { return value }
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            throw SwaplineConfigurationError(key: name, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")
+        }
+        return number
+    }
+}

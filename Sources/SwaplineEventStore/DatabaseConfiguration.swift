@@ -1,0 +1,62 @@
+import Foundation
+import PostgresNIO
+
+/// A PostgreSQL location parsed from a standard `postgres://user:password@host:port/database` URL.
+public struct DatabaseURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var requireTLS: Bool
+
+    public enum ParseError: Error, CustomStringConvertible {
+        case invalid(String)
+        public var description: String {
+            switch self {
+            case .invalid(let reason): "DATABASE_URL is not a postgres:// URL: \(reason)"
+            }
+        }
+    }
+
+    public init(_ text: String) throws {
+        guard let components = URLComponents(string: text), let scheme = components.scheme,
+            scheme == "postgres" || scheme == "postgresql"
+        else { throw ParseError.invalid("expected postgres://user:password@host:port/database") }
+        guard let host = components.host, !host.isEmpty else { throw ParseError.invalid("no host") }
+        guard let user = components.user, !user.isEmpty else { throw ParseError.invalid("no user") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        self.host = host
+        self.port = components.port ?? 5432
+        self.username = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database.isEmpty ? self.username : database
+        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value
+        self.requireTLS = sslMode == "require" || sslMode == "verify-full"
+    }
+
+    /// A copy naming another database on the same server.
+    public func with(database: String) -> DatabaseURL {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+
+    /// A client configuration; `role` makes every connection run as that role (for example the
+    /// runtime role with SELECT and INSERT only on events), set when the connection starts.
+    public func clientConfiguration(role: String? = nil, maximumConnections: Int = 20) -> PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+        )
+        if let role {
+            configuration.options.additionalStartupParameters = [("role", role)]
+        }
+        configuration.options.maximumConnections = maximumConnections
+        return configuration
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The append-only PostgreSQL event store (table `events`, see schema/0001_event_store.sql).
+///
+/// Hash chain, version check and head bookkeeping happen in the database's insert trigger, so
+/// every writer, including a superuser with psql, produces the same verifiable chain.
+public struct EventStore: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+
+    /// The NOTIFY channel every append signals at commit.
+    public static let notificationChannel = "swapline_events"
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Appends to several streams atomically, each with its own expected version.
+    @discardableResult
+    public func append(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await Self.append(appends, on: connection, logger: logger)
+            }
+        } catch let error as PostgresTransactionError {
+            throw Self.translate(error.closureError ?? error.commitError ?? error)
+        }
+    }
+
+    /// Appends inside a transaction the caller already holds, so other writes (a quote marked
+    /// used, an idempotency key) commit or roll back together with the events.
+    public static func append(_ appends: [StreamAppend], on connection: PostgresConnection, logger: Logger) async throws
+        -> [AppendedEvent]
+    {
+        var streamIds: [String] = []
+        var versions: [Int64] = []
+        var eventIds: [UUID] = []
+        var types: [String] = []
+        var schemaVersions: [Int32] = []
+        var datas: [String] = []
+        var metadatas: [String] = []
+        for append in appends {
+            var next: Int64? =
+                switch append.expectedVersion {
+                case .any: nil
+                case .noStream: 1
+                case .exact(let version): version + 1
+                }
+            for event in append.events {
+                streamIds.append(append.streamId)
+                // 0 asks the trigger to take the stream's next version (ExpectedVersion.any).
+                versions.append(next ?? 0)
+                next = next.map { $0 + 1 }
+                eventIds.append(event.eventId)
+                types.append(event.eventType)
+                schemaVersions.append(Int32(event.schemaVersion))
+                datas.append(event.data)
+                metadatas.append(event.metadata)
+            }
+        }
+        guard !streamIds.isEmpty else { return [] }
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
+                SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
+                FROM unnest(\(streamIds)::text[], \(versions)::bigint[], \(eventIds)::uuid[], \(types)::text[],
+                            \(schemaVersions)::int[], \(datas)::text[], \(metadatas)::text[])
+                     WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
+                ORDER BY n
+                RETURNING stream_id, stream_version, global_position
+                """,
+                logger: logger
+            )
+            var appended: [AppendedEvent] = []
+            for try await (streamId, version, position) in rows.decode((String, Int64, Int64).self) {
+                appended.append(AppendedEvent(streamId: streamId, streamVersion: version, globalPosition: position))
+            }
+            return appended
+        } catch let error as PSQLError {
+            if let conflict = conflict(error, appends: appends) { throw conflict }
+            throw error
+        }
+    }
+
+    /// Reads one stream in version order, from `version` on.
+    public func readStream(_ streamId: String, from version: Int64 = 1) async throws -> [RecordedEvent] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM events
+            WHERE stream_id = \(streamId) AND stream_version >= \(version)
+            ORDER BY stream_version
+            """,
+            logger: logger
+        )
+        return try await Self.decode(rows)
+    }
+
+    /// Reads one stream on a connection the caller holds (for example inside its transaction).
+    public static func readStream(_ streamId: String, on connection: PostgresConnection, logger: Logger) async throws -> [RecordedEvent] {
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: columns) FROM events WHERE stream_id = \(streamId) ORDER BY stream_version
+            """,
+            logger: logger
+        )
+        return try await decode(rows)
+    }
+
+    /// Reads the global order after `cursor`, never skipping an event whose transaction commits late:
+    /// only transactions older than every transaction still running are visible to this reader, so
+    /// no event can later appear before the returned ones.
+    public func readGlobal(after cursor: GlobalCursor, limit: Int = 500) async throws -> [RecordedEvent] {
+        let rows = try await client.query(
+            Self.globalQuery(after: cursor, limit: limit),
+            logger: logger
+        )
+        return try await Self.decode(rows)
+    }
+
+    public static func readGlobal(after cursor: GlobalCursor, limit: Int, on connection: PostgresConnection, logger: Logger)
+        async throws -> [RecordedEvent]
+    {
+        let rows = try await connection.query(globalQuery(after: cursor, limit: limit), logger: logger)
+        return try await decode(rows)
+    }
+
+    static func globalQuery(after cursor: GlobalCursor, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unescaped: columns) FROM events
+        WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position
+        LIMIT \(limit)
+        """
+    }
+
+    static let columns = """
+        global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
+        data::text, metadata::text, recorded_at, prev_hash, hash
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        for try await row in rows {
+            let (position, transaction, streamId, version, eventId, type, schemaVersion, data, metadata, recordedAt, previousHash, hash) =
+                try row.decode((Int64, String, String, Int64, UUID, String, Int32, String, String, Date, Data, Data).self)
+            events.append(
+                RecordedEvent(
+                    globalPosition: position,
+                    transactionId: UInt64(transaction) ?? 0,
+                    streamId: streamId,
+                    streamVersion: version,
+                    eventId: eventId,
+                    eventType: type,
+                    schemaVersion: Int(schemaVersion),
+                    data: data,
+                    metadata: metadata,
+                    recordedAt: recordedAt,
+                    previousHash: [UInt8](previousHash),
+                    hash: [UInt8](hash)
+                )
+            )
+        }
+        return events
+    }
+
+    /// A unique violation on (stream_id, stream_version), from the constraint or the insert trigger,
+    /// means another writer got there first.
+    static func conflict(_ error: PSQLError, appends: [StreamAppend]) -> EventStoreError? {
+        guard error.serverInfo?[.sqlState] == "23505",
+            error.serverInfo?[.constraintName] == "events_stream_version_unique"
+        else { return nil }
+        let message = error.serverInfo?[.message] ?? ""
+        let detail = error.serverInfo?[.detail] ?? ""
+        guard let losing = appends.first(where: { message.contains("stream \($0.streamId) ") || detail.contains("(\($0.streamId),") })
+        else { return .wrongExpectedVersion(streamId: "?", expected: .any) }
+        return .wrongExpectedVersion(streamId: losing.streamId, expected: losing.expectedVersion)
+    }
+
+    /// True for the unique violation that means another writer appended to the stream first.
+    public static func isVersionConflict(_ error: PSQLError) -> Bool {
+        conflict(error, appends: []) != nil
+    }
+
+    static func translate(_ error: any Error) -> any Error {
+        if let error = error as? PSQLError, let conflict = conflict(error, appends: []) { return conflict }
+        return error
+    }
+}
