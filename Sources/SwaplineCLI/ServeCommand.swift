@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SwaplineAPI
+import SwaplineApplication
+import SwaplineEventStore
+import SwaplineExecution
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API and the execution worker (migrations are applied first)."
+    )
+
+    @Option(help: "Address to listen on (default SWAPLINE_HOST or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default SWAPLINE_PORT or 8080).")
+    var port: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Run the execution worker in this process.")
+    var execution = true
+
+    func run() async throws {
+        let settings = try await Runtime.settings()
+        let logger = Runtime.logger()
+        let applied = try await Runtime.migrate(settings, logger: logger)
+        if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
+
+        let client = PostgresClient(
+            configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: 40),
+            backgroundLogger: logger)
+        let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger)
+        let exchanges = ExchangeService(client: client, market: settings.market, logger: logger)
+        var services: [any Service] = [client, Housekeeping(accounts: accounts, logger: logger)]
+        if execution {
+            let venue = SimulatedVenue(
+                client: client, latencyMilliseconds: settings.venue.latencyMilliseconds, failureRate: settings.venue.failureRate,
+                seed: settings.venue.seed, logger: logger)
+            services.append(
+                ExecutionWorker(client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger))
+        }
+        let app = buildApplication(
+            APIDependencies(accounts: accounts, exchanges: exchanges),
+            host: host ?? settings.host,
+            port: port ?? settings.port,
+            services: services,
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+/// Forgets request signatures once they are too old to be replayed.
+struct Housekeeping: Service {
+    let accounts: AccountService
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await accounts.pruneSeenRequests()
+            } catch {
+                logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+}

@@ -1,0 +1,279 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SwaplineApplication
+import SwaplineDomain
+import SwaplineEventStore
+
+/// Carries requested exchanges through quote → submit → complete or fail.
+///
+/// Work comes from `execution_queue`, written in the create's transaction and deleted in the
+/// terminal event's, and is claimed with a lease (`FOR UPDATE SKIP LOCKED`) so any number of
+/// workers can run. Every step is decided from the exchange's events, so a worker that crashed
+/// anywhere resumes where the events say it was; the venue's client order id makes a
+/// resubmission harmless, and `status` tells a crashed worker whether the venue already filled.
+public struct ExecutionWorker: Service {
+    public let client: PostgresClient
+    public let store: EventStore
+    public let venue: any Venue
+    public let market: Market
+    public let deadlineSeconds: Int
+    public let leaseSeconds: Int
+    public let batchSize: Int
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+    /// Called after the venue reports a fill and before the outcome is recorded; tests throw
+    /// from it to simulate a crash at the worst moment.
+    let beforeRecordingOutcome: @Sendable (ExchangeID) async throws -> Void
+
+    public static let notificationChannel = "swapline_execution"
+
+    public init(
+        client: PostgresClient,
+        venue: any Venue,
+        market: Market,
+        deadlineSeconds: Int = 120,
+        leaseSeconds: Int = 30,
+        batchSize: Int = 32,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init,
+        beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in }
+    ) {
+        self.client = client
+        self.store = EventStore(client: client, logger: logger)
+        self.venue = venue
+        self.market = market
+        self.deadlineSeconds = deadlineSeconds
+        self.leaseSeconds = leaseSeconds
+        self.batchSize = batchSize
+        self.logger = logger
+        self.now = now
+        self.beforeRecordingOutcome = beforeRecordingOutcome
+    }
+
+    /// Runs until graceful shutdown: woken by NOTIFY on new work, polling once a second as a fallback.
+    public func run() async throws {
+        let doorbell = Doorbell()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await listen(doorbell)
+            }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    do {
+                        let processed = try await runOnce()
+                        if processed == 0 { await doorbell.wait(upTo: .milliseconds(200)) }
+                    } catch {
+                        logger.error("execution pass failed", metadata: ["error": "\(String(reflecting: error))"])
+                        await doorbell.wait(upTo: .seconds(1))
+                    }
+                }
+            }
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    private func listen(_ doorbell: Doorbell) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.notificationChannel) { notifications in
+                        for try await _ in notifications { await doorbell.ring() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("execution LISTEN lost; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Claims due exchanges and advances each as far as it can go now; returns how many it claimed.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let claimed = try await claim()
+        await withTaskGroup(of: Void.self) { group in
+            for id in claimed {
+                group.addTask {
+                    do {
+                        try await advance(id)
+                    } catch {
+                        logger.error("exchange step failed", metadata: ["exchange": "\(id)", "error": "\(String(reflecting: error))"])
+                    }
+                }
+            }
+        }
+        return claimed.count
+    }
+
+    func claim() async throws -> [ExchangeID] {
+        let rows = try await client.query(
+            """
+            UPDATE execution_queue SET lease_until = now() + make_interval(secs => \(leaseSeconds)), attempts = attempts + 1
+            WHERE exchange_id IN (
+                SELECT exchange_id FROM execution_queue
+                WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                ORDER BY due_at LIMIT \(batchSize)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING exchange_id
+            """,
+            logger: logger)
+        var ids: [ExchangeID] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        return ids
+    }
+
+    /// One exchange, step by step, until it is finished or has to wait for the venue.
+    func advance(_ id: ExchangeID) async throws {
+        for _ in 0..<10 {
+            let loaded = try await store.loadExchange(id)
+            guard let state = loaded.state, !state.status.isTerminal else {
+                try await dequeue(id)
+                return
+            }
+            let metadata = EventMetadata(actor: "execution-worker", correlationId: "exchange-\(id)")
+            switch state.status {
+            case .requested:
+                let pair = state.request.price.pair
+                guard market.pairs[pair]?.isEnabled == true else {
+                    try await fail(state, version: loaded.version, reason: .pairDisabled, detail: "pair \(pair) is disabled", metadata: metadata)
+                    return
+                }
+                guard let rate = try? market.currentRate(pair, now: now()) else {
+                    // No fresh rate yet: try again shortly; the deadline bounds how long.
+                    if try await failIfPastDeadline(state, version: loaded.version, metadata: metadata) { return }
+                    try await reschedule(id, after: .seconds(1))
+                    return
+                }
+                let quoted = state.request.price.rate
+                if quoted > 0, (quoted - rate) / quoted > market.rateTolerance {
+                    try await fail(
+                        state, version: loaded.version, reason: .rateMoved,
+                        detail: "rate moved from \(quoted.plainText) to \(rate.plainText)", metadata: metadata)
+                    return
+                }
+                try await append(id, version: loaded.version, .quote(executionRate: rate, at: now()), state: state, metadata: metadata)
+            case .quoted:
+                try await append(id, version: loaded.version, .submit(clientOrderId: "swapline-\(id)", at: now()), state: state, metadata: metadata)
+            case .submitted:
+                let clientOrderId = state.clientOrderId ?? "swapline-\(id)"
+                var status = try await venue.status(clientOrderId: clientOrderId)
+                if status == .unknown {
+                    // Crashed between recording the submission and sending it: send it now.
+                    let price = state.request.price
+                    status = try await venue.submit(
+                        VenueOrder(clientOrderId: clientOrderId, pair: price.pair, sourceAmount: price.sourceAmount, destinationAmount: price.destinationAmount))
+                }
+                if status == .pending, now() > state.request.requestedAt.addingTimeInterval(TimeInterval(deadlineSeconds)) {
+                    status = try await venue.cancel(clientOrderId: clientOrderId)
+                    if status == .pending || status == .cancelled {
+                        try await fail(state, version: loaded.version, reason: .venueTimeout, detail: "venue did not fill in time", metadata: metadata)
+                        return
+                    }
+                }
+                switch status {
+                case .filled:
+                    try await beforeRecordingOutcome(id)
+                    try await complete(state, version: loaded.version, metadata: metadata)
+                    return
+                case .rejected(let reason):
+                    try await fail(state, version: loaded.version, reason: .venueRejected, detail: reason, metadata: metadata)
+                    return
+                case .cancelled:
+                    try await fail(state, version: loaded.version, reason: .venueTimeout, detail: "cancelled at the venue", metadata: metadata)
+                    return
+                case .pending, .unknown:
+                    try await reschedule(id, after: .milliseconds(50))
+                    return
+                }
+            case .completed, .failed:
+                try await dequeue(id)
+                return
+            }
+        }
+    }
+
+    private func append(_ id: ExchangeID, version: Int64, _ command: ExchangeCommand, state: ExchangeState, metadata: EventMetadata) async throws {
+        let events = try Exchange.decide(command, state: state)
+        try await store.append([
+            StreamAppend(
+                streamId: Streams.exchange(id), expectedVersion: .exact(version),
+                events: try events.map { try Streams.newEvent($0, metadata: metadata) })
+        ])
+    }
+
+    /// The exchange's terminal event and the account's settlement, in one transaction, with
+    /// the queue row removed in the same commit.
+    private func complete(_ state: ExchangeState, version: Int64, metadata: EventMetadata) async throws {
+        let at = now()
+        let price = state.request.price
+        try await finish(state, version: version, exchangeCommand: .complete(at: at), metadata: metadata) {
+            .settle(exchangeId: state.id, destinationCurrency: price.pair.destination, destinationAmount: price.destinationAmount, at: at)
+        }
+    }
+
+    private func fail(_ state: ExchangeState, version: Int64, reason: FailureReason, detail: String?, metadata: EventMetadata) async throws {
+        let at = now()
+        logger.info("exchange failed", metadata: ["exchange": "\(state.id)", "reason": "\(reason.rawValue)"])
+        try await finish(state, version: version, exchangeCommand: .fail(reason, detail: detail, at: at), metadata: metadata) {
+            .release(exchangeId: state.id, reason: reason, at: at)
+        }
+    }
+
+    private func finish(
+        _ state: ExchangeState, version: Int64, exchangeCommand: ExchangeCommand, metadata: EventMetadata,
+        accountCommand: () -> AccountCommand
+    ) async throws {
+        let exchangeEvents = try Exchange.decide(exchangeCommand, state: state)
+        for _ in 0..<100 {
+            let account = try await store.loadAccount(state.request.account)
+            let accountEvents = try Account.decide(accountCommand(), state: account.state)
+            let appends = [
+                StreamAppend(
+                    streamId: Streams.exchange(state.id), expectedVersion: .exact(version),
+                    events: try exchangeEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+                StreamAppend(
+                    streamId: Streams.account(state.request.account), expectedVersion: account.expectedVersion,
+                    events: try accountEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+            ]
+            let logger = self.logger
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    _ = try await EventStore.append(appends, on: connection, logger: logger)
+                    try await connection.query("DELETE FROM execution_queue WHERE exchange_id = \(state.id)", logger: logger)
+                }
+                return
+            } catch let error as PostgresTransactionError {
+                guard let failure = error.closureError as? PSQLError, EventStore.isVersionConflict(failure) else { throw error }
+                // The account moved (another exchange); if the exchange itself moved, stop and let
+                // the next pass decide from its events.
+                let current = try await store.loadExchange(state.id)
+                if current.version != version { return }
+            }
+        }
+        throw SwaplineError(.serviceUnavailable, "account \(state.request.account) too busy to settle exchange \(state.id)")
+    }
+
+    private func failIfPastDeadline(_ state: ExchangeState, version: Int64, metadata: EventMetadata) async throws -> Bool {
+        guard now() > state.request.requestedAt.addingTimeInterval(TimeInterval(deadlineSeconds)) else { return false }
+        try await fail(state, version: version, reason: .venueTimeout, detail: "no rate before the deadline", metadata: metadata)
+        return true
+    }
+
+    private func reschedule(_ id: ExchangeID, after delay: Duration) async throws {
+        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        try await client.query(
+            """
+            UPDATE execution_queue SET due_at = now() + make_interval(secs => \(milliseconds) / 1000.0), lease_until = NULL
+            WHERE exchange_id = \(id)
+            """,
+            logger: logger)
+    }
+
+    private func dequeue(_ id: ExchangeID) async throws {
+        try await client.query("DELETE FROM execution_queue WHERE exchange_id = \(id)", logger: logger)
+    }
+}
