@@ -125,9 +125,10 @@ let package = Package(
         .testTarget(
             name: "SwaplineAPITests",
             dependencies: [
-                "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineExecution", "SwaplineTestSupport",
+                "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -135,7 +136,9 @@ let package = Package(
         .testTarget(
             name: "SwaplineExecutionTests",
             dependencies: [
-                "SwaplineExecution", "SwaplineApplication", "SwaplineDomain", "SwaplineTestSupport",
+                "SwaplineExecution", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -22,14 +22,20 @@ public struct APIKeyRecord: Sendable {
 public struct AccountService: Sendable {
     public let client: PostgresClient
     public let store: EventStore
+    /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
+    public let aggregates: AggregateLoader
     public let secrets: SecretBox
     public let market: Market
     public let logger: Logger
     public let now: @Sendable () -> Date
 
-    public init(client: PostgresClient, secrets: SecretBox, market: Market, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        client: PostgresClient, secrets: SecretBox, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.client = client
         self.store = EventStore(client: client, logger: logger)
+        self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.secrets = secrets
         self.market = market
         self.logger = logger
@@ -90,7 +96,7 @@ public struct AccountService: Sendable {
             throw SwaplineError(error, field: "amount")
         }
         for _ in 0..<50 {
-            let loaded = try await store.loadAccount(account)
+            let loaded = try await aggregates.loadAccount(account)
             guard loaded.state != nil else { throw SwaplineError.notFound("account \(account) not found") }
             let events: [AccountEvent]
             do {
@@ -113,7 +119,7 @@ public struct AccountService: Sendable {
     }
 
     public func state(of account: AccountID) async throws -> AccountState {
-        guard let state = try await store.loadAccount(account).state else {
+        guard let state = try await aggregates.loadAccount(account).state else {
             throw SwaplineError.notFound("account \(account) not found")
         }
         return state

@@ -34,15 +34,21 @@ public struct StoredQuote: Sendable, Equatable {
 public struct ExchangeService: Sendable {
     public let client: PostgresClient
     public let store: EventStore
+    /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
+    public let aggregates: AggregateLoader
     public let market: Market
     public let logger: Logger
     public let now: @Sendable () -> Date
     /// How many times a create that lost an expected-version race is decided again.
     static let maximumAttempts = 100
 
-    public init(client: PostgresClient, market: Market, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.client = client
         self.store = EventStore(client: client, logger: logger)
+        self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.market = market
         self.logger = logger
         self.now = now
@@ -99,7 +105,7 @@ public struct ExchangeService: Sendable {
         let exchangeId = try await nextExchangeId()
         for _ in 0..<Self.maximumAttempts {
             let at = now()
-            let loaded = try await store.loadAccount(account)
+            let loaded = try await aggregates.loadAccount(account)
             guard loaded.state != nil else { throw SwaplineError.notFound("account \(account) not found") }
             let accountEvents: [AccountEvent]
             let exchangeEvents: [ExchangeEvent]
@@ -164,9 +170,8 @@ public struct ExchangeService: Sendable {
                         return existing
                     }
                     continue
-                case let failure as PSQLError:
-                    if EventStore.isVersionConflict(failure) { continue }
-                    throw failure
+                case is EventStoreError:
+                    continue
                 default: throw error
                 }
             }
@@ -268,14 +273,14 @@ public struct ExchangeService: Sendable {
     /// The exchange, read from its own stream so it is always current for the caller. Another
     /// account's exchange is answered like a missing one.
     public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeState {
-        guard let state = try await store.loadExchange(id).state, state.request.account == account else {
+        guard let state = try await aggregates.loadExchange(id).state, state.request.account == account else {
             throw SwaplineError.notFound("exchange \(id) not found")
         }
         return state
     }
 
     func accountState(_ account: AccountID) async throws -> AccountState {
-        guard let state = try await store.loadAccount(account).state else {
+        guard let state = try await aggregates.loadAccount(account).state else {
             throw SwaplineError.notFound("account \(account) not found")
         }
         return state

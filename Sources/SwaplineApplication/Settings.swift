@@ -62,7 +62,7 @@ public struct SwaplineSettings: Sendable {
     }
 
     /// The readers in priority order: environment variables, then the file named by
-    /// `SWAPLINE_CONFIG_FILE` (keys nested by their dots, e.g. `{"swapline": {"port": 8080}}`).
+    /// `SWAPLINE_CONFIG_FILE` (keys nested by their dots, e.g. `{"swapline": {"port": 8080}}`; numbers may be JSON numbers or strings).
     public static func makeReader(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ConfigReader {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
         if let file = environment["SWAPLINE_CONFIG_FILE"], !file.isEmpty {
@@ -121,8 +121,15 @@ public struct SwaplineSettings: Sendable {
         )
     }
 
-    /// Reads an integer as text so a bad value is an error naming the key, not a silent default.
+    /// Reads an integer given as text (environment) or as a number (JSON file), so a bad value
+    /// is an error naming the key rather than a silent default.
     static func integer(_ reader: ConfigReader, _ key: ConfigKey, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        if let number = reader.int(forKey: key) {
+            guard range.contains(number) else {
+                throw SwaplineConfigurationError(key: name, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \(number)")
+            }
+            return number
+        }
         guard let text = reader.string(forKey: key) else { return value }
         guard let number = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
             throw SwaplineConfigurationError(key: name, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")

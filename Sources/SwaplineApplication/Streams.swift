@@ -71,16 +71,36 @@ public struct Loaded<State: Sendable>: Sendable {
     public var expectedVersion: ExpectedVersion { version == 0 ? .noStream : .exact(version) }
 }
 
-extension EventStore {
+/// Rebuilds aggregates from their streams, starting from a cached state when there is one.
+public struct AggregateLoader: Sendable {
+    public let store: EventStore
+    private let accounts = AggregateCache<AccountState>()
+    private let exchanges = AggregateCache<ExchangeState>(capacity: 2_000)
+
+    public init(store: EventStore) {
+        self.store = store
+    }
+
     public func loadExchange(_ id: ExchangeID) async throws -> Loaded<ExchangeState> {
-        let events = try await readStream(Streams.exchange(id))
-        let state = Exchange.replay(try events.map(Streams.exchangeEvent))
-        return Loaded(state: state, version: events.last?.streamVersion ?? 0)
+        try await load(Streams.exchange(id), cache: exchanges, decode: Streams.exchangeEvent, evolve: Exchange.evolve)
     }
 
     public func loadAccount(_ account: AccountID) async throws -> Loaded<AccountState> {
-        let events = try await readStream(Streams.account(account))
-        let state = Account.replay(try events.map(Streams.accountEvent))
-        return Loaded(state: state, version: events.last?.streamVersion ?? 0)
+        try await load(Streams.account(account), cache: accounts, decode: Streams.accountEvent, evolve: Account.evolve)
+    }
+
+    private func load<State: Sendable, Event>(
+        _ streamId: String,
+        cache: AggregateCache<State>,
+        decode: (RecordedEvent) throws -> Event,
+        evolve: (State?, Event) -> State?
+    ) async throws -> Loaded<State> {
+        let cached = await cache.get(streamId)
+        let newer = try await store.readStream(streamId, from: (cached?.version ?? 0) + 1)
+        guard let last = newer.last else { return Loaded(state: cached?.state, version: cached?.version ?? 0) }
+        var state = cached?.state
+        for recorded in newer { state = evolve(state, try decode(recorded)) }
+        await cache.put(streamId, state: state, version: last.streamVersion)
+        return Loaded(state: state, version: last.streamVersion)
     }
 }

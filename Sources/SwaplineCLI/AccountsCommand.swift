@@ -34,7 +34,7 @@ struct AccountsCommand: AsyncParsableCommand {
             let state = try await AccountsCommand.withAccounts {
                 try await $0.deposit(account: id, currency: Currency(currency), amountText: amount)
             }
-            try AccountsCommand.printAccount(state, json: json)
+            try await AccountsCommand.printAccount(state, json: json)
         }
     }
 
@@ -50,7 +50,7 @@ struct AccountsCommand: AsyncParsableCommand {
             let state = try await AccountsCommand.withAccounts {
                 try await $0.withdraw(account: id, currency: Currency(currency), amountText: amount)
             }
-            try AccountsCommand.printAccount(state, json: json)
+            try await AccountsCommand.printAccount(state, json: json)
         }
     }
 
@@ -62,7 +62,7 @@ struct AccountsCommand: AsyncParsableCommand {
         func run() async throws {
             let id = try AccountsCommand.accountID(account)
             let state = try await AccountsCommand.withAccounts { try await $0.state(of: id) }
-            try AccountsCommand.printAccount(state, json: json)
+            try await AccountsCommand.printAccount(state, json: json)
         }
     }
 
@@ -159,8 +159,8 @@ struct AccountsCommand: AsyncParsableCommand {
         }
     }
 
-    static func printAccount(_ state: AccountState, json: Bool) throws {
-        let market = Market.defaults
+    static func printAccount(_ state: AccountState, json: Bool) async throws {
+        let market = try await Runtime.settings().market
         let currencies = state.currencies
         let scale = { (currency: Currency) in market.currencies[currency]?.scale ?? 8 }
         if json {

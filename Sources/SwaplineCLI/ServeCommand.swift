@@ -33,15 +33,18 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PostgresClient(
             configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: 40),
             backgroundLogger: logger)
-        let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger)
-        let exchanges = ExchangeService(client: client, market: settings.market, logger: logger)
+        let aggregates = AggregateLoader(store: EventStore(client: client, logger: logger))
+        let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
+        let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
         var services: [any Service] = [client, Housekeeping(accounts: accounts, logger: logger)]
         if execution {
             let venue = SimulatedVenue(
                 client: client, latencyMilliseconds: settings.venue.latencyMilliseconds, failureRate: settings.venue.failureRate,
                 seed: settings.venue.seed, logger: logger)
             services.append(
-                ExecutionWorker(client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger))
+                ExecutionWorker(
+                    client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger,
+                    aggregates: aggregates))
         }
         let app = buildApplication(
             APIDependencies(accounts: accounts, exchanges: exchanges),

@@ -54,7 +54,13 @@ public struct DatabaseURL: Sendable, Equatable {
             tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
         )
         if let role {
-            configuration.options.additionalStartupParameters = [("role", role)]
+            // The runtime's transactions are short; bounding them keeps global readers, which
+            // wait for the oldest open transaction, from being paused by a stuck one.
+            configuration.options.additionalStartupParameters = [
+                ("role", role),
+                ("statement_timeout", "15000"),
+                ("idle_in_transaction_session_timeout", "15000"),
+            ]
         }
         configuration.options.maximumConnections = maximumConnections
         return configuration

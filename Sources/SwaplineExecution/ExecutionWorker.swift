@@ -16,6 +16,8 @@ import SwaplineEventStore
 public struct ExecutionWorker: Service {
     public let client: PostgresClient
     public let store: EventStore
+    /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
+    public let aggregates: AggregateLoader
     public let venue: any Venue
     public let market: Market
     public let deadlineSeconds: Int
@@ -37,11 +39,13 @@ public struct ExecutionWorker: Service {
         leaseSeconds: Int = 30,
         batchSize: Int = 32,
         logger: Logger,
+        aggregates: AggregateLoader? = nil,
         now: @escaping @Sendable () -> Date = Date.init,
         beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in }
     ) {
         self.client = client
         self.store = EventStore(client: client, logger: logger)
+        self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.venue = venue
         self.market = market
         self.deadlineSeconds = deadlineSeconds
@@ -129,7 +133,7 @@ public struct ExecutionWorker: Service {
     /// One exchange, step by step, until it is finished or has to wait for the venue.
     func advance(_ id: ExchangeID) async throws {
         for _ in 0..<10 {
-            let loaded = try await store.loadExchange(id)
+            let loaded = try await aggregates.loadExchange(id)
             guard let state = loaded.state, !state.status.isTerminal else {
                 try await dequeue(id)
                 return
@@ -229,7 +233,7 @@ public struct ExecutionWorker: Service {
     ) async throws {
         let exchangeEvents = try Exchange.decide(exchangeCommand, state: state)
         for _ in 0..<100 {
-            let account = try await store.loadAccount(state.request.account)
+            let account = try await aggregates.loadAccount(state.request.account)
             let accountEvents = try Account.decide(accountCommand(), state: account.state)
             let appends = [
                 StreamAppend(
@@ -247,10 +251,10 @@ public struct ExecutionWorker: Service {
                 }
                 return
             } catch let error as PostgresTransactionError {
-                guard let failure = error.closureError as? PSQLError, EventStore.isVersionConflict(failure) else { throw error }
+                guard error.closureError is EventStoreError else { throw error }
                 // The account moved (another exchange); if the exchange itself moved, stop and let
                 // the next pass decide from its events.
-                let current = try await store.loadExchange(state.id)
+                let current = try await aggregates.loadExchange(state.id)
                 if current.version != version { return }
             }
         }

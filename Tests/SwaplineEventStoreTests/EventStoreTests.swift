@@ -98,6 +98,22 @@ struct EventStoreTests {
         }
     }
 
+    @Test func theRuntimeRoleMayOnlyReadAndAppend() async throws {
+        try await TestDatabase.with { database in
+            let user = try await database.app.query("SELECT current_user::text").decode(String.self).first { _ in true }
+            #expect(user == "swapline_app")
+            let timeout = try await database.app.query("SELECT current_setting('statement_timeout')").decode(String.self).first { _ in true }
+            #expect(timeout == "15s")
+            // The chain's heads are written only by the insert trigger, never by the runtime role.
+            await #expect(throws: PSQLError.self) {
+                try await database.app.query("INSERT INTO stream_heads VALUES ('x', 1, '\\x00', 1)")
+            }
+            await #expect(throws: PSQLError.self) {
+                try await database.app.query("UPDATE stream_heads SET last_version = 0")
+            }
+        }
+    }
+
     @Test func aGlobalReaderDoesNotSkipAnEventCommittedLate() async throws {
         try await TestDatabase.with { database in
             let store = EventStore(client: database.app, logger: database.logger)
