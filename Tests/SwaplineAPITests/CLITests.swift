@@ -1,0 +1,87 @@
+import Foundation
+import SwaplineAPI
+import SwaplineEventStore
+import SwaplineTestSupport
+import Testing
+
+/// Runs the built `swapline` executable the way an operator's script does.
+@Suite("swapline CLI")
+struct CLITests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+        var json: JSONValue? { try? JSONParser.parse(Array(output.utf8)) }
+    }
+
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("swapline")
+    }
+
+    func swapline(_ arguments: [String], database: TestDatabase) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let url = database.url
+        process.environment = [
+            "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)",
+            "SWAPLINE_MASTER_KEY": Data(repeating: 3, count: 32).base64EncodedString(),
+            "SWAPLINE_SCHEMA_DIR": TestDatabase.schemaDirectory.path,
+            "SWAPLINE_LOG_LEVEL": "error",
+        ]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            errors: String(decoding: errorData, as: UTF8.self))
+    }
+
+    @Test func accountsCanBeCreatedFundedShownAndTheirKeysManaged() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build the swapline product first")
+        try await TestDatabase.with { database in
+            #expect(try swapline(["migrate"], database: database).output.contains("up to date"))
+
+            let created = try swapline(["accounts", "create", "--name", "Acme", "--json"], database: database)
+            #expect(created.status == 0, "\(created.errors)")
+            guard case .string(let account)? = created.json?["account"], case .string(let key)? = created.json?["key"],
+                case .string? = created.json?["secret"]
+            else {
+                Issue.record("create printed \(created.output)")
+                return
+            }
+            #expect(account.hasPrefix("0x") && account.count == 42)
+
+            let deposit = try swapline(["accounts", "deposit", "--account", account, "--currency", "BTC", "--amount", "0.5", "--json"], database: database)
+            #expect(deposit.status == 0, "\(deposit.errors)")
+            let shown = try swapline(["accounts", "show", "--account", account, "--json"], database: database)
+            guard case .array(let balances)? = shown.json?["balances"] else {
+                Issue.record("show printed \(shown.output)")
+                return
+            }
+            #expect(balances.first { $0["currency"] == .string("BTC") }?["amount"] == .number("0.50000000"))
+
+            // The one strict amount parser serves the CLI too.
+            let bad = try swapline(["accounts", "deposit", "--account", account, "--currency", "BTC", "--amount", "1e3"], database: database)
+            #expect(bad.status != 0)
+            #expect(bad.errors.contains("amount"))
+            let overdraw = try swapline(["accounts", "withdraw", "--account", account, "--currency", "BTC", "--amount", "1"], database: database)
+            #expect(overdraw.status != 0)
+
+            let rotated = try swapline(["accounts", "keys", "rotate", "--account", account, "--json"], database: database)
+            guard case .string(let newKey)? = rotated.json?["key"] else {
+                Issue.record("rotate printed \(rotated.output)")
+                return
+            }
+            #expect(newKey != key)
+            #expect(try swapline(["accounts", "keys", "revoke", "--key", key], database: database).status == 0)
+            #expect(try swapline(["accounts", "keys", "revoke", "--key", key], database: database).status != 0)
+        }
+    }
+}
