@@ -178,9 +178,4 @@ public struct AccountService: Sendable {
         for try await _ in rows.decode(Int.self) { return true }
         return false
     }
-
-    /// Forgets signatures older than twice the timestamp window.
-    public func pruneSeenRequests() async throws {
-        try await client.query("DELETE FROM seen_requests WHERE seen_at < now() - interval '6 minutes'", logger: logger)
-    }
 }

@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         let aggregates = AggregateLoader(store: EventStore(client: client, logger: logger))
         let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
-        var services: [any Service] = [client, Housekeeping(accounts: accounts, logger: logger)]
+        var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
         if execution {
             let venue = SimulatedVenue(
                 client: client, latencyMilliseconds: settings.venue.latencyMilliseconds, failureRate: settings.venue.failureRate,
@@ -56,19 +56,19 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Forgets request signatures once they are too old to be replayed.
-struct Housekeeping: Service {
-    let accounts: AccountService
-    let logger: Logger
+/// Runs housekeeping once a minute until shutdown.
+struct HousekeepingService: Service {
+    let housekeeping: Housekeeping
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await accounts.pruneSeenRequests()
+                try await housekeeping.runOnce()
             } catch {
-                logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
+                housekeeping.logger.warning("housekeeping failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: .seconds(60))
+            // Shutdown must not wait out the pause.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
         }
     }
 }

@@ -56,7 +56,8 @@ public struct ExecutionWorker: Service {
         self.beforeRecordingOutcome = beforeRecordingOutcome
     }
 
-    /// Runs until graceful shutdown: woken by NOTIFY on new work, polling once a second as a fallback.
+    /// Runs until graceful shutdown: woken by NOTIFY on new work, polling as a fallback. On
+    /// shutdown it claims nothing new and returns once the pass in progress has finished.
     public func run() async throws {
         let doorbell = Doorbell()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -64,17 +65,18 @@ public struct ExecutionWorker: Service {
                 await listen(doorbell)
             }
             group.addTask {
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    do {
-                        let processed = try await runOnce()
-                        if processed == 0 { await doorbell.wait(upTo: .milliseconds(200)) }
-                    } catch {
-                        logger.error("execution pass failed", metadata: ["error": "\(String(reflecting: error))"])
-                        await doorbell.wait(upTo: .seconds(1))
-                    }
+                try await gracefulShutdown()
+                await doorbell.ring()
+            }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    let processed = try await runOnce()
+                    if processed == 0 { await doorbell.wait(upTo: .milliseconds(500)) }
+                } catch {
+                    logger.error("execution pass failed", metadata: ["error": "\(String(reflecting: error))"])
+                    await doorbell.wait(upTo: .seconds(1))
                 }
             }
-            try await gracefulShutdown()
             group.cancelAll()
         }
     }
