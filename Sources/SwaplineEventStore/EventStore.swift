@@ -171,8 +171,9 @@ public struct EventStore: Sendable {
     /// A unique violation on (stream_id, stream_version), from the constraint or the insert trigger,
     /// means another writer got there first.
     static func conflict(_ error: PSQLError, appends: [StreamAppend]) -> EventStoreError? {
+        // Two first appends to one new stream collide on stream_heads' key instead.
         guard error.serverInfo?[.sqlState] == "23505",
-            error.serverInfo?[.constraintName] == "events_stream_version_unique"
+            ["events_stream_version_unique", "stream_heads_pkey"].contains(error.serverInfo?[.constraintName])
         else { return nil }
         let message = error.serverInfo?[.message] ?? ""
         let detail = error.serverInfo?[.detail] ?? ""

@@ -82,6 +82,30 @@ struct EventStoreTests {
         }
     }
 
+    @Test func concurrentFirstAppendsToANewStreamConflictCleanly() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger)
+            let results = await withTaskGroup(of: String.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        do {
+                            try await store.append([StreamAppend(streamId: "new", expectedVersion: .noStream, events: [self.event()])])
+                            return "ok"
+                        } catch let error as EventStoreError {
+                            return "\(error)"
+                        } catch {
+                            return "unexpected \(String(reflecting: error))"
+                        }
+                    }
+                }
+                return await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 == "ok" }.count == 1)
+            let unexpected = results.filter { $0.hasPrefix("unexpected") }
+            #expect(unexpected.isEmpty)
+        }
+    }
+
     @Test func theDatabaseRefusesUpdateDeleteAndTruncate() async throws {
         try await TestDatabase.with { database in
             let store = EventStore(client: database.app, logger: database.logger)
