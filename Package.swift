@@ -80,6 +80,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Auditors' tools: replay, hash-chain and seal verification, export.
+        .target(
+            name: "SwaplineAudit",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The one `swapline` executable and its subcommands.
         .executableTarget(
             name: "SwaplineCLI",
@@ -89,6 +102,7 @@ let package = Package(
                 "SwaplineApplication",
                 "SwaplineExecution",
                 "SwaplineAPI",
+                "SwaplineAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,6 +144,14 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineAuditTests",
+            dependencies: [
+                "SwaplineAudit", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,1 @@
+// The audit module: see AuditLog.swift.
