@@ -38,12 +38,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Read models derived from the events: inline ones (kept in the append's transaction) and,
+        // later, analysts' ones kept by a projection runner.
+        .target(
+            name: "SwaplineProjections",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Use cases over the event store: accounts and keys, quotes, creating exchanges.
         .target(
             name: "SwaplineApplication",
             dependencies: [
                 "SwaplineDomain",
                 "SwaplineEventStore",
+                "SwaplineProjections",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -152,6 +165,16 @@ let package = Package(
             dependencies: [
                 "SwaplineAudit", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineProjectionsTests",
+            dependencies: [
+                "SwaplineProjections", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution",
+                "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

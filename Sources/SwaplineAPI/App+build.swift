@@ -9,6 +9,7 @@ import SwaplineDomain
 public struct APIDependencies: Sendable {
     public var accounts: AccountService
     public var exchanges: ExchangeService
+    public var queries: ExchangeQueries
     public var now: @Sendable () -> Date
     /// Bodies above this size get 413 with a Calypso error body.
     public var maximumBodyBytes: Int
@@ -16,6 +17,7 @@ public struct APIDependencies: Sendable {
     public init(accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024) {
         self.accounts = accounts
         self.exchanges = exchanges
+        self.queries = ExchangeQueries(client: exchanges.client, logger: exchanges.logger)
         self.now = now
         self.maximumBodyBytes = maximumBodyBytes
     }
@@ -27,7 +29,8 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
     router.add(middleware: CalypsoErrorMiddleware())
     router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
     let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
-    ExchangeController(accounts: dependencies.accounts, exchanges: dependencies.exchanges, authenticator: authenticator)
+    ExchangeController(
+        accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries, authenticator: authenticator)
         .addRoutes(to: router)
     return router
 }

@@ -34,7 +34,7 @@ public struct AccountService: Sendable {
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.client = client
-        self.store = EventStore(client: client, logger: logger)
+        self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.secrets = secrets
         self.market = market
@@ -64,9 +64,9 @@ public struct AccountService: Sendable {
             try await connection.query(
                 "INSERT INTO api_keys (api_key, account_id, secret_ciphertext) VALUES (\(key), \(account.rawValue), \(Data(sealed)))",
                 logger: logger)
-            _ = try await EventStore.append(
+            _ = try await store.append(
                 [StreamAppend(streamId: Streams.account(account), expectedVersion: .noStream, events: try events.map { try Streams.newEvent($0, metadata: metadata) })],
-                on: connection, logger: logger)
+                on: connection)
         }
         return IssuedCredentials(account: account, key: key, secret: secret)
     }

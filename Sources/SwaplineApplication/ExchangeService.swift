@@ -47,7 +47,7 @@ public struct ExchangeService: Sendable {
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.client = client
-        self.store = EventStore(client: client, logger: logger)
+        self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.market = market
         self.logger = logger
@@ -154,7 +154,7 @@ public struct ExchangeService: Sendable {
                         for try await _ in inserted.decode(Int.self) { claimed = true }
                         guard claimed else { throw IdempotencyRace() }
                     }
-                    _ = try await EventStore.append(appends, on: connection, logger: logger)
+                    _ = try await store.append(appends, on: connection)
                     try await connection.query(
                         "INSERT INTO execution_queue (exchange_id, due_at) VALUES (\(exchangeId), now())", logger: logger)
                     try await connection.query("SELECT pg_notify('swapline_execution', '')", logger: logger)

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SwaplineDomain
 import SwaplineEventStore
+import SwaplineProjections
 
 /// Stream names and the mapping between domain events and stored events.
 public enum Streams {
@@ -102,5 +103,12 @@ public struct AggregateLoader: Sendable {
         for recorded in newer { state = evolve(state, try decode(recorded)) }
         await cache.put(streamId, state: state, version: last.streamVersion)
         return Loaded(state: state, version: last.streamVersion)
+    }
+}
+
+extension EventStore {
+    /// The store as Swapline's writers use it: every append also updates the inline read models.
+    public static func withReadModels(client: PostgresClient, logger: Logger) -> EventStore {
+        EventStore(client: client, logger: logger, inlineProjections: ReadModels.inline)
     }
 }

@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         let client = PostgresClient(
             configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: 40),
             backgroundLogger: logger)
-        let aggregates = AggregateLoader(store: EventStore(client: client, logger: logger))
+        let aggregates = AggregateLoader(store: EventStore.withReadModels(client: client, logger: logger))
         let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]

@@ -9,13 +9,17 @@ import PostgresNIO
 public struct EventStore: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// Read models updated in the same transaction as every append, so their readers see a
+    /// write as soon as it commits.
+    public let inlineProjections: [any InlineProjection]
 
     /// The NOTIFY channel every append signals at commit.
     public static let notificationChannel = "swapline_events"
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, inlineProjections: [any InlineProjection] = []) {
         self.client = client
         self.logger = logger
+        self.inlineProjections = inlineProjections
     }
 
     /// Appends to several streams atomically, each with its own expected version.
@@ -23,7 +27,7 @@ public struct EventStore: Sendable {
     public func append(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await Self.append(appends, on: connection, logger: logger)
+                try await append(appends, on: connection)
             }
         } catch let error as PostgresTransactionError {
             throw Self.translate(error.closureError ?? error.commitError ?? error)
@@ -31,9 +35,19 @@ public struct EventStore: Sendable {
     }
 
     /// Appends inside a transaction the caller already holds, so other writes (a quote marked
-    /// used, an idempotency key) commit or roll back together with the events.
-    public static func append(_ appends: [StreamAppend], on connection: PostgresConnection, logger: Logger) async throws
-        -> [AppendedEvent]
+    /// used, an idempotency key) commit or roll back together with the events and the inline
+    /// read models.
+    public func append(_ appends: [StreamAppend], on connection: PostgresConnection) async throws -> [AppendedEvent] {
+        let recorded = try await Self.insert(appends, on: connection, logger: logger)
+        for projection in inlineProjections {
+            try await projection.apply(recorded, on: connection, logger: logger)
+        }
+        return recorded.map { AppendedEvent(streamId: $0.streamId, streamVersion: $0.streamVersion, globalPosition: $0.globalPosition) }
+    }
+
+    /// Inserts the events and returns them as stored (jsonb text aside, which stays as sent).
+    static func insert(_ appends: [StreamAppend], on connection: PostgresConnection, logger: Logger) async throws
+        -> [RecordedEvent]
     {
         var streamIds: [String] = []
         var versions: [Int64] = []
@@ -71,15 +85,12 @@ public struct EventStore: Sendable {
                             \(schemaVersions)::int[], \(datas)::text[], \(metadatas)::text[])
                      WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
                 ORDER BY n
-                RETURNING stream_id, stream_version, global_position
+                RETURNING global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
+                          data::text, metadata::text, recorded_at, prev_hash, hash
                 """,
                 logger: logger
             )
-            var appended: [AppendedEvent] = []
-            for try await (streamId, version, position) in rows.decode((String, Int64, Int64).self) {
-                appended.append(AppendedEvent(streamId: streamId, streamVersion: version, globalPosition: position))
-            }
-            return appended
+            return try await decode(rows)
         } catch let error as PSQLError {
             if let conflict = conflict(error, appends: appends) { throw conflict }
             throw error

@@ -14,6 +14,10 @@ public struct Migrator: Sendable {
 
     /// Roles are cluster-wide and created idempotently; rights on objects are granted per database.
     public static let applicationRole = "swapline_app"
+    /// Reads the read-model schema only.
+    public static let analystRole = "swapline_analyst"
+    /// Reads the events and the read models.
+    public static let auditorRole = "swapline_auditor"
 
     public init(migrations: [Migration]) {
         self.migrations = migrations.sorted { $0.name < $1.name }
@@ -110,19 +114,21 @@ public struct Migrator: Sendable {
 
     static func createRoles(on connection: PostgresConnection, logger: Logger) async throws {
         // Two databases migrating at once may both try to create the role; the loser's duplicate is fine.
-        try await connection.query(
-            """
-            DO $$
-            BEGIN
-                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'swapline_app') THEN
-                    CREATE ROLE swapline_app NOLOGIN;
-                END IF;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END
-            $$
-            """,
-            logger: logger
-        )
+        for role in [applicationRole, analystRole, auditorRole] {
+            try await connection.query(
+                """
+                DO $$
+                BEGIN
+                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(unescaped: role)') THEN
+                        CREATE ROLE \(unescaped: role) NOLOGIN;
+                    END IF;
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                END
+                $$
+                """,
+                logger: logger
+            )
+        }
         // The owner must be able to SET ROLE to it when it is not a superuser.
         try await connection.query(
             """

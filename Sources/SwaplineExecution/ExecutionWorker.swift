@@ -44,7 +44,7 @@ public struct ExecutionWorker: Service {
         beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in }
     ) {
         self.client = client
-        self.store = EventStore(client: client, logger: logger)
+        self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.venue = venue
         self.market = market
@@ -60,12 +60,12 @@ public struct ExecutionWorker: Service {
     /// shutdown it claims nothing new and returns once the pass in progress has finished.
     public func run() async throws {
         let doorbell = Doorbell()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await listen(doorbell)
             }
             group.addTask {
-                try await gracefulShutdown()
+                try? await gracefulShutdown()
                 await doorbell.ring()
             }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -248,7 +248,7 @@ public struct ExecutionWorker: Service {
             let logger = self.logger
             do {
                 try await client.withTransaction(logger: logger) { connection in
-                    _ = try await EventStore.append(appends, on: connection, logger: logger)
+                    _ = try await store.append(appends, on: connection)
                     try await connection.query("DELETE FROM execution_queue WHERE exchange_id = \(state.id)", logger: logger)
                 }
                 return

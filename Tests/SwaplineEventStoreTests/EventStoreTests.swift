@@ -147,9 +147,9 @@ struct EventStoreTests {
             let (bCommitted, bCommittedContinuation) = AsyncStream<Void>.makeStream()
             let slow = Task {
                 try await database.app.withTransaction(logger: logger) { connection in
-                    _ = try await EventStore.append(
+                    _ = try await store.append(
                         [StreamAppend(streamId: "late", expectedVersion: .noStream, events: [NewEvent(eventType: "Late", data: "{}")])],
-                        on: connection, logger: logger)
+                        on: connection)
                     aStartedContinuation.yield()
                     for await _ in bCommitted { break }
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import SwaplineApplication
 import SwaplineDomain
 
@@ -60,6 +61,14 @@ struct Payload {
         guard let text = try optionalString("direction", maxLength: 8) else { return .sell }
         guard let direction = Direction(rawValue: text) else { throw .badRequest("payload.direction must be SELL or BUY") }
         return direction
+    }
+
+    /// An ISO-8601 time (`2026-11-25T10:00:00Z`) or a UTC date (`2026-11-25`, its midnight).
+    func optionalTime(_ field: String) throws(SwaplineError) -> Date? {
+        guard let text = try optionalString(field, maxLength: 40) else { return nil }
+        if let time = Timestamp.parse(text) { return time }
+        if let midnight = Timestamp.parse(text + "T00:00:00Z") { return midnight }
+        throw .badRequest("payload.\(field) must be an ISO-8601 time or a date (YYYY-MM-DD)")
     }
 
     /// A positive int64 id, as a JSON integer or a string of digits.

@@ -8,23 +8,21 @@ enum Render {
         .number(value.text(scale: market.currencies[currency]?.scale ?? 8))
     }
 
-    static func exchange(_ state: ExchangeState, market: Market) -> JSONValue {
-        let price = state.request.price
-        let completed = state.completed
-        return .object([
-            ("id", .number(String(state.id))),
-            ("account", .string(state.request.account.rawValue)),
-            ("sourceCurrency", .string(price.pair.source.code)),
-            ("sourceAmount", amount(completed?.sourceAmount ?? price.sourceAmount, price.pair.source, market)),
-            ("destinationCurrency", .string(price.pair.destination.code)),
-            ("destinationAmount", amount(completed?.destinationAmount ?? price.destinationAmount, price.pair.destination, market)),
-            ("state", .string(state.status.publicState)),
-            ("createdDate", .string(Timestamp.format(state.request.requestedAt))),
-            ("updatedDate", .string(Timestamp.format(state.updatedAt))),
-            ("rate", .number(price.rate.plainText)),
-            ("fee", amount(price.fee, price.pair.source, market)),
-            ("direction", .string(price.direction.rawValue)),
-            ("failureReason", state.failureReason.map { .string($0.rawValue) } ?? .null),
+    static func exchange(_ view: ExchangeView, market: Market) -> JSONValue {
+        .object([
+            ("id", .number(String(view.id))),
+            ("account", .string(view.account.rawValue)),
+            ("sourceCurrency", .string(view.pair.source.code)),
+            ("sourceAmount", amount(view.sourceAmount, view.pair.source, market)),
+            ("destinationCurrency", .string(view.pair.destination.code)),
+            ("destinationAmount", amount(view.destinationAmount, view.pair.destination, market)),
+            ("state", .string(view.state)),
+            ("createdDate", .string(Timestamp.format(view.createdAt))),
+            ("updatedDate", .string(Timestamp.format(view.updatedAt))),
+            ("rate", .number(view.rate.plainText)),
+            ("fee", amount(view.fee, view.pair.source, market)),
+            ("direction", .string(view.direction.rawValue)),
+            ("failureReason", view.failureReason.map { .string($0.rawValue) } ?? .null),
         ])
     }
 

@@ -7,6 +7,7 @@ import SwaplineDomain
 struct ExchangeController<Context: RequestContext>: Sendable {
     let accounts: AccountService
     let exchanges: ExchangeService
+    let queries: ExchangeQueries
     let authenticator: RequestAuthenticator
     var market: Market { exchanges.market }
 
@@ -17,6 +18,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         router.post("/api/v1/exchange/pre-calculate") { request, _ in try await self.preCalculate(request) }
         router.post("/api/v1/exchange/create") { request, _ in try await self.create(request) }
         router.post("/api/v1/exchange/get") { request, _ in try await self.get(request) }
+        router.post("/api/v1/exchange/list") { request, _ in try await self.list(request) }
     }
 
     func account(_ request: Request) async throws -> Response {
@@ -116,13 +118,45 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         let state = try await exchanges.create(
             account: signed.account, request: createRequest,
             metadata: EventMetadata(actor: "api-key:\(signed.key)", requestId: signed.requestId))
-        return .json(Render.exchange(state, market: market))
+        return .json(Render.exchange(ExchangeView(state), market: market))
     }
 
     func get(_ request: Request) async throws -> Response {
         let signed = try await authenticator.authenticate(request)
         let id = try signed.payload.identifier("id")
-        let state = try await exchanges.get(account: signed.account, id: id)
-        return .json(Render.exchange(state, market: market))
+        let view = try await queries.get(account: signed.account, id: id)
+        return .json(Render.exchange(view, market: market))
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let payload = signed.payload
+        var filter = ExchangeFilter()
+        if let state = try payload.optionalString("state", maxLength: 16) {
+            guard ["IN_PROGRESS", "COMPLETED", "FAILED"].contains(state) else {
+                throw SwaplineError.badRequest("payload.state must be IN_PROGRESS, COMPLETED or FAILED")
+            }
+            filter.state = state
+        }
+        if payload.value["sourceCurrency"] != nil { filter.sourceCurrency = try payload.currency("sourceCurrency", market: market) }
+        if payload.value["destinationCurrency"] != nil {
+            filter.destinationCurrency = try payload.currency("destinationCurrency", market: market)
+        }
+        filter.createdFrom = try payload.optionalTime("createdFrom")
+        filter.createdTo = try payload.optionalTime("createdTo")
+        var limit = 100
+        if let text = try payload.optionalAmountText("limit") {
+            guard let number = Int(text), (1...ExchangeQueries.maximumPageSize).contains(number) else {
+                throw SwaplineError.badRequest("payload.limit must be an integer from 1 to \(ExchangeQueries.maximumPageSize)")
+            }
+            limit = number
+        }
+        let page = try await queries.list(
+            account: signed.account, filter: filter, cursor: try payload.optionalString("cursor", maxLength: 100), limit: limit)
+        return .json(
+            .object([
+                ("exchanges", .array(page.exchanges.map { Render.exchange($0, market: market) })),
+                ("nextCursor", page.nextCursor.map { .string($0) } ?? .null),
+            ]))
     }
 }

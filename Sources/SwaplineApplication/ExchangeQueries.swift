@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwaplineDomain
+
+/// Filters of exchange/list; every one optional.
+public struct ExchangeFilter: Sendable, Equatable {
+    public var state: String?
+    public var sourceCurrency: Currency?
+    public var destinationCurrency: Currency?
+    public var createdFrom: Date?
+    public var createdTo: Date?
+
+    public init(
+        state: String? = nil, sourceCurrency: Currency? = nil, destinationCurrency: Currency? = nil, createdFrom: Date? = nil,
+        createdTo: Date? = nil
+    ) {
+        self.state = state
+        self.sourceCurrency = sourceCurrency
+        self.destinationCurrency = destinationCurrency
+        self.createdFrom = createdFrom
+        self.createdTo = createdTo
+    }
+}
+
+/// A page of exchanges, newest first, and where the next one starts.
+public struct ExchangePage: Sendable {
+    public var exchanges: [ExchangeView]
+    public var nextCursor: String?
+}
+
+/// Reads of `read.exchanges`, which the appends keep current in their own transactions, so a
+/// caller always sees its own create.
+public struct ExchangeQueries: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+    public static let maximumPageSize = 500
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = """
+        id, account_id, source_currency, destination_currency, direction, source_amount::text, destination_amount::text,
+        rate::text, fee::text, state, failure_reason, created_at, updated_at
+        """
+
+    /// The exchange if it is the account's; another account's is as missing as none.
+    public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeView {
+        let rows = try await client.query(
+            "SELECT \(unescaped: Self.columns) FROM read.exchanges WHERE id = \(id) AND account_id = \(account.rawValue)",
+            logger: logger)
+        guard let view = try await Self.decode(rows).first else { throw SwaplineError.notFound("exchange \(id) not found") }
+        return view
+    }
+
+    /// Newest first, keyset-paginated on (created_at, id): stable under concurrent inserts,
+    /// and each exchange appears on one page only.
+    public func list(account: AccountID, filter: ExchangeFilter, cursor: String?, limit: Int) async throws -> ExchangePage {
+        let pageSize = max(1, min(limit, Self.maximumPageSize))
+        var after: (Date, ExchangeID)?
+        if let cursor {
+            guard let decoded = Self.decodeCursor(cursor) else { throw SwaplineError.badRequest("payload.cursor is not a cursor this server issued") }
+            after = decoded
+        }
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM read.exchanges
+            WHERE account_id = \(account.rawValue)
+              AND (\(filter.state)::text IS NULL OR state = \(filter.state))
+              AND (\(filter.sourceCurrency?.code)::text IS NULL OR source_currency = \(filter.sourceCurrency?.code))
+              AND (\(filter.destinationCurrency?.code)::text IS NULL OR destination_currency = \(filter.destinationCurrency?.code))
+              AND (\(filter.createdFrom)::timestamptz IS NULL OR created_at >= \(filter.createdFrom))
+              AND (\(filter.createdTo)::timestamptz IS NULL OR created_at < \(filter.createdTo))
+              AND (\(after?.0)::timestamptz IS NULL OR (created_at, id) < (\(after?.0), \(after?.1 ?? 0)))
+            ORDER BY created_at DESC, id DESC
+            LIMIT \(pageSize + 1)
+            """,
+            logger: logger)
+        var views = try await Self.decode(rows)
+        var nextCursor: String?
+        if views.count > pageSize {
+            views.removeLast()
+            if let last = views.last { nextCursor = Self.encodeCursor(last.createdAt, last.id) }
+        }
+        return ExchangePage(exchanges: views, nextCursor: nextCursor)
+    }
+
+    static func encodeCursor(_ createdAt: Date, _ id: ExchangeID) -> String {
+        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
+        return Data("\(micros):\(id)".utf8).base64EncodedString()
+    }
+
+    static func decodeCursor(_ text: String) -> (Date, ExchangeID)? {
+        guard text.count <= 100, let data = Data(base64Encoded: text) else { return nil }
+        let parts = String(decoding: data, as: UTF8.self).split(separator: ":")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = ExchangeID(parts[1]) else { return nil }
+        return (Date(timeIntervalSince1970: TimeInterval(micros) / 1_000_000), id)
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [ExchangeView] {
+        var views: [ExchangeView] = []
+        for try await row in rows {
+            let (id, account, source, destination, direction, sourceAmount, destinationAmount, rate, fee, state, reason, createdAt, updatedAt) =
+                try row.decode((Int64, String, String, String, String, String, String, String, String, String, String?, Date, Date).self)
+            guard let accountID = AccountID(account) else { continue }
+            views.append(
+                ExchangeView(
+                    id: id, account: accountID, pair: CurrencyPair(Currency(source), Currency(destination)),
+                    direction: Direction(rawValue: direction) ?? .sell,
+                    sourceAmount: try Amount.parseDecimal(sourceAmount), destinationAmount: try Amount.parseDecimal(destinationAmount),
+                    rate: try Amount.parseDecimal(rate), fee: try Amount.parseDecimal(fee), state: state,
+                    failureReason: reason.flatMap(FailureReason.init(rawValue:)), createdAt: createdAt, updatedAt: updatedAt))
+        }
+        return views
+    }
+}
