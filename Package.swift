@@ -46,6 +46,7 @@ let package = Package(
                 "SwaplineDomain",
                 "SwaplineEventStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -116,6 +117,7 @@ let package = Package(
                 "SwaplineExecution",
                 "SwaplineAPI",
                 "SwaplineAudit",
+                "SwaplineProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,7 +154,8 @@ let package = Package(
         .testTarget(
             name: "SwaplineAPITests",
             dependencies: [
-                "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineTestSupport",
+                "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineProjections",
+                "SwaplineTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

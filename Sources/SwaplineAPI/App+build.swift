@@ -30,7 +30,8 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
     router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
     let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
     ExchangeController(
-        accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries, authenticator: authenticator)
+        accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries,
+        statistics: StatisticsQueries(client: dependencies.exchanges.client, logger: dependencies.exchanges.logger), authenticator: authenticator)
         .addRoutes(to: router)
     return router
 }

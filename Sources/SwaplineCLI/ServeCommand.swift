@@ -8,6 +8,7 @@ import SwaplineAPI
 import SwaplineApplication
 import SwaplineEventStore
 import SwaplineExecution
+import SwaplineProjections
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Run the execution worker in this process.")
     var execution = true
+
+    @Flag(inversion: .prefixedNo, help: "Run the projection runners (analysts' statistics) in this process.")
+    var projections = true
 
     func run() async throws {
         let settings = try await Runtime.settings()
@@ -45,6 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
                 ExecutionWorker(
                     client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger,
                     aggregates: aggregates))
+        }
+        if projections {
+            for projection in ReadModels.runners {
+                services.append(ProjectionRunner(projection: projection, client: client, logger: logger))
+            }
         }
         let app = buildApplication(
             APIDependencies(accounts: accounts, exchanges: exchanges),

@@ -8,6 +8,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     let accounts: AccountService
     let exchanges: ExchangeService
     let queries: ExchangeQueries
+    let statistics: StatisticsQueries
     let authenticator: RequestAuthenticator
     var market: Market { exchanges.market }
 
@@ -19,6 +20,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         router.post("/api/v1/exchange/create") { request, _ in try await self.create(request) }
         router.post("/api/v1/exchange/get") { request, _ in try await self.get(request) }
         router.post("/api/v1/exchange/list") { request, _ in try await self.list(request) }
+        router.post("/api/v1/exchange/stats") { request, _ in try await self.stats(request) }
     }
 
     func account(_ request: Request) async throws -> Response {
@@ -157,6 +159,39 @@ struct ExchangeController<Context: RequestContext>: Sendable {
             .object([
                 ("exchanges", .array(page.exchanges.map { Render.exchange($0, market: market) })),
                 ("nextCursor", page.nextCursor.map { .string($0) } ?? .null),
+            ]))
+    }
+
+    func stats(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let payload = signed.payload
+        let source = payload.value["sourceCurrency"] == nil ? nil : try payload.currency("sourceCurrency", market: market)
+        let destination = payload.value["destinationCurrency"] == nil ? nil : try payload.currency("destinationCurrency", market: market)
+        let days = try await statistics.daily(
+            account: signed.account, from: try payload.string("from", maxLength: 10), to: try payload.string("to", maxLength: 10),
+            source: source, destination: destination)
+        let seconds = { (value: Decimal?) in value.map { JSONValue.number($0.text(scale: 3)) } ?? .null }
+        return .json(
+            .object([
+                (
+                    "days",
+                    .array(
+                        days.map { day in
+                            .object([
+                                ("date", .string(day.day)),
+                                ("sourceCurrency", .string(day.pair.source.code)),
+                                ("destinationCurrency", .string(day.pair.destination.code)),
+                                ("count", .number(String(day.created))),
+                                ("completed", .number(String(day.completed))),
+                                ("failed", .number(String(day.failed))),
+                                ("sourceVolume", Render.amount(day.sourceVolume, day.pair.source, market)),
+                                ("destinationVolume", Render.amount(day.destinationVolume, day.pair.destination, market)),
+                                ("fees", Render.amount(day.fees, day.pair.source, market)),
+                                ("failureReasons", .object(day.failureReasons.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) })),
+                                ("completionSeconds", .object([("p50", seconds(day.p50)), ("p95", seconds(day.p95)), ("p99", seconds(day.p99))])),
+                            ])
+                        })
+                )
             ]))
     }
 }

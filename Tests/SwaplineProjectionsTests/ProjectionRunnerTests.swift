@@ -1,0 +1,134 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import SwaplineApplication
+import SwaplineDomain
+import SwaplineEventStore
+import SwaplineExecution
+import SwaplineProjections
+import SwaplineTestSupport
+import Synchronization
+import Testing
+
+/// Applies the real projection, then fails the chosen batch after its writes: a crash mid-batch.
+struct CrashingProjection: AsyncProjection {
+    let inner: any AsyncProjection
+    let failingBatch: Int
+    let batches = BatchCounter()
+    var name: String { inner.name }
+
+    final class BatchCounter: Sendable {
+        private let count = Atomic<Int>(0)
+        func next() -> Int { count.add(1, ordering: .relaxed).newValue }
+    }
+
+    struct Crash: Error {}
+
+    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        try await inner.apply(events, on: connection, logger: logger)
+        if batches.next() == failingBatch { throw Crash() }
+    }
+}
+
+/// Records every applied position under a primary key, so applying one twice fails loudly.
+struct RecordingProjection: AsyncProjection {
+    let name = "recording"
+    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        for event in events {
+            try await connection.query("INSERT INTO applied_positions (position) VALUES (\(event.globalPosition))", logger: logger)
+        }
+    }
+}
+
+@Suite("Projection runner against PostgreSQL")
+struct ProjectionRunnerTests {
+    static let secrets = SecretBox(masterKey: .init(data: Data(repeating: 9, count: 32)))
+
+    /// Some history: three accounts, completed and failed exchanges.
+    static func makeHistory(_ database: TestDatabase) async throws {
+        let logger = database.logger
+        let accounts = AccountService(client: database.app, secrets: secrets, market: .defaults, logger: logger)
+        let exchanges = ExchangeService(client: database.app, market: .defaults, logger: logger)
+        let good = ExecutionWorker(client: database.app, venue: SimulatedVenue(client: database.app, logger: logger), market: .defaults, logger: logger)
+        let bad = ExecutionWorker(
+            client: database.app, venue: SimulatedVenue(client: database.app, failureRate: 1, logger: logger), market: .defaults, logger: logger)
+        let pair = CurrencyPair(Currency("USDT_TRX"), Currency("BTC"))
+        for index in 0..<3 {
+            let merchant = try await accounts.create(name: "Merchant \(index)")
+            _ = try await accounts.deposit(account: merchant.account, currency: "USDT_TRX", amountText: "5000")
+            for amount in ["100", "250.50", "75"] {
+                _ = try await exchanges.create(
+                    account: merchant.account, request: CreateExchangeRequest(pair: pair, amountText: amount), metadata: EventMetadata(actor: "test"))
+            }
+            let worker = index == 2 ? bad : good
+            _ = try await eventually("exchanges finished") {
+                try await worker.runOnce()
+                let open = try await database.app.query("SELECT count(*) FROM execution_queue").decode(Int64.self).first { _ in true }
+                return open == 0 ? true : nil
+            }
+        }
+    }
+
+    static func snapshot(_ database: TestDatabase) async throws -> [String] {
+        var lines: [String] = []
+        for table in ExchangeStatistics.tables {
+            let rows = try await database.owner.query(
+                PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t ORDER BY t::text"))
+            for try await line in rows.decode(String.self) { lines.append("\(table) \(line)") }
+        }
+        return lines
+    }
+
+    static func catchUp(_ runner: ProjectionRunner) async throws {
+        while try await runner.runOnce() > 0 {}
+    }
+
+    @Test func aRunnerCrashedMidBatchAndRestartedMatchesAnUninterruptedRun() async throws {
+        try await TestDatabase.with { database in
+            try await Self.makeHistory(database)
+            let crashing = ProjectionRunner(
+                projection: CrashingProjection(inner: ExchangeStatistics(), failingBatch: 3), client: database.app, logger: database.logger,
+                batchSize: 4)
+            await #expect(throws: (any Error).self) { try await Self.catchUp(crashing) }
+            try await Self.catchUp(ProjectionRunner(projection: ExchangeStatistics(), client: database.app, logger: database.logger, batchSize: 4))
+            let interrupted = try await Self.snapshot(database)
+
+            // Start over and run without interruption, in one batch.
+            try await database.owner.query("TRUNCATE read.exchange_timings, read.exchange_daily, read.exchange_failures")
+            try await database.owner.query("DELETE FROM checkpoints WHERE name = 'exchange_statistics'")
+            try await Self.catchUp(ProjectionRunner(projection: ExchangeStatistics(), client: database.app, logger: database.logger))
+            let uninterrupted = try await Self.snapshot(database)
+            #expect(!uninterrupted.isEmpty)
+            #expect(interrupted == uninterrupted)
+            let failed = try await database.app.query("SELECT sum(failed)::bigint FROM read.exchange_daily").decode(Int64.self).first { _ in true }
+            #expect(failed == 3)
+        }
+    }
+
+    @Test func twoRunnersNeverBothApplyABatch() async throws {
+        try await TestDatabase.with { database in
+            try await Self.makeHistory(database)
+            try await database.owner.query("CREATE TABLE applied_positions (position bigint PRIMARY KEY)")
+            try await database.owner.query("GRANT INSERT, SELECT ON applied_positions TO swapline_app")
+            let runners = (0..<2).map { _ in
+                ProjectionRunner(projection: RecordingProjection(), client: database.app, logger: database.logger, batchSize: 3)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for runner in runners {
+                    group.addTask {
+                        for _ in 0..<200 where try await runner.runOnce() == 0 {
+                            let left = try await EventStore(client: database.app, logger: database.logger).readGlobal(after: .start, limit: 10_000)
+                            let applied = try await database.app.query("SELECT count(*) FROM applied_positions").decode(Int64.self).first { _ in true }
+                            if Int64(left.count) == applied { return }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let events = try await EventStore(client: database.app, logger: database.logger).readGlobal(after: .start, limit: 10_000)
+            let applied = try await database.app.query("SELECT count(*) FROM applied_positions").decode(Int64.self).first { _ in true }
+            #expect(applied == Int64(events.count))
+        }
+    }
+}
