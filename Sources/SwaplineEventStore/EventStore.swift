@@ -149,12 +149,13 @@ public struct EventStore: Sendable {
         """
     }
 
-    static let columns = """
+    /// The columns `decode` expects, in order.
+    public static let columns = """
         global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
         data::text, metadata::text, recorded_at, prev_hash, hash
         """
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+    public static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         for try await row in rows {
             let (position, transaction, streamId, version, eventId, type, schemaVersion, data, metadata, recordedAt, previousHash, hash) =

@@ -5,10 +5,19 @@ import SwaplineDomain
 import SwaplineEventStore
 
 /// `read.balances`: available and held per account and currency. The only code that writes it.
-public struct BalancesReadModel: InlineProjection {
+public struct BalancesReadModel: InlineProjection, RebuildableProjection {
     public let name = "balances"
 
-    public init() {}
+    /// The schema it writes to: `read`, or a rebuild's fresh copy.
+    public let schema: String
+    public let tables = ["balances"]
+    public let isInline = true
+
+    public init(schema: String = "read") {
+        self.schema = schema
+    }
+
+    public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
         for recorded in events where recorded.streamId.hasPrefix("account-") {
@@ -19,11 +28,11 @@ public struct BalancesReadModel: InlineProjection {
             for (currency, available, held) in Self.movements(event) {
                 try await connection.query(
                     """
-                    INSERT INTO read.balances (account_id, currency, available, held, updated_at)
+                    INSERT INTO \(unescaped: schema).balances (account_id, currency, available, held, updated_at)
                     VALUES (\(account), \(currency.code), \(available.plainText)::numeric, \(held.plainText)::numeric, \(recorded.recordedAt))
                     ON CONFLICT (account_id, currency) DO UPDATE SET
-                        available = read.balances.available + EXCLUDED.available,
-                        held = read.balances.held + EXCLUDED.held,
+                        available = \(unescaped: schema).balances.available + EXCLUDED.available,
+                        held = \(unescaped: schema).balances.held + EXCLUDED.held,
                         updated_at = EXCLUDED.updated_at
                     """, logger: logger)
             }

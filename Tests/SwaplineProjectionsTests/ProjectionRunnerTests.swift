@@ -72,7 +72,7 @@ struct ProjectionRunnerTests {
 
     static func snapshot(_ database: TestDatabase) async throws -> [String] {
         var lines: [String] = []
-        for table in ExchangeStatistics.tables {
+        for table in ExchangeStatistics().tables.map({ "read.\($0)" }) {
             let rows = try await database.owner.query(
                 PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t ORDER BY t::text"))
             for try await line in rows.decode(String.self) { lines.append("\(table) \(line)") }
