@@ -1,1 +1,0 @@
-// The audit module: see AuditLog.swift.
