@@ -159,7 +159,7 @@ struct AuditCommand: AsyncParsableCommand {
                 return date
             }
             let stream = self.stream
-            try await AuditCommand.withAudit(connection) { audit in
+            _ = try await AuditCommand.withAudit(connection) { audit in
                 try await audit.export(since: sinceDate, stream: stream) { line in print(line) }
             }
         }

@@ -144,7 +144,7 @@ public struct EventStore: Sendable {
         SELECT \(unescaped: columns) FROM events
         WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position
+        ORDER BY events.transaction_id, events.global_position
         LIMIT \(limit)
         """
     }

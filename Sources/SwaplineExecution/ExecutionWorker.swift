@@ -62,7 +62,7 @@ public struct ExecutionWorker: Service {
         let doorbell = Doorbell()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await listen(doorbell)
+                await doorbell.listen(on: Self.notificationChannel, client: client, logger: logger)
             }
             group.addTask {
                 try? await gracefulShutdown()
@@ -78,22 +78,6 @@ public struct ExecutionWorker: Service {
                 }
             }
             group.cancelAll()
-        }
-    }
-
-    private func listen(_ doorbell: Doorbell) async {
-        while !Task.isCancelled {
-            do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: Self.notificationChannel) { notifications in
-                        for try await _ in notifications { await doorbell.ring() }
-                    }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("execution LISTEN lost; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
         }
     }
 

@@ -61,17 +61,27 @@ public struct ProjectionRunner: Service {
         }
     }
 
-    /// Runs until graceful shutdown, polling quickly while there is work and slowly when idle.
+    /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                if try await runOnce() == 0 {
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
-                }
-            } catch {
-                logger.error("projection batch failed", metadata: ["projection": "\(projection.name)", "error": "\(String(reflecting: error))"])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+        let doorbell = Doorbell()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await doorbell.listen(on: EventStore.notificationChannel, client: client, logger: logger)
             }
+            group.addTask {
+                try? await gracefulShutdown()
+                await doorbell.ring()
+            }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    // A full batch means more is waiting; otherwise wait for the next append.
+                    if try await runOnce() < batchSize { await doorbell.wait(upTo: .seconds(1)) }
+                } catch {
+                    logger.error("projection batch failed", metadata: ["projection": "\(projection.name)", "error": "\(String(reflecting: error))"])
+                    await doorbell.wait(upTo: .seconds(1))
+                }
+            }
+            group.cancelAll()
         }
     }
 }

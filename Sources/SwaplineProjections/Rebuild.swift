@@ -88,7 +88,7 @@ public struct ProjectionRebuilder: Sendable {
                         """
                         SELECT \(unescaped: EventStore.columns) FROM events
                         WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
-                        ORDER BY transaction_id, global_position LIMIT \(batchSize)
+                        ORDER BY events.transaction_id, events.global_position LIMIT \(batchSize)
                         """, logger: logger)
                     let events = try await EventStore.decode(rows)
                     guard let last = events.last else { break }

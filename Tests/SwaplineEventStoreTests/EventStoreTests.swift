@@ -177,6 +177,47 @@ struct EventStoreTests {
         }
     }
 
+    /// Transaction ids must sort as numbers: read as text they would put "1004" before "767".
+    @Test func theGlobalOrderFollowsTransactionIdsAcrossADigitBoundary() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger)
+            try await store.append([StreamAppend(streamId: "first", expectedVersion: .noStream, events: [event()])])
+            let first = try #require(try await store.readStream("first").first?.transactionId)
+            var boundary: UInt64 = 10
+            while boundary <= first { boundary *= 10 }
+            try #require(boundary - first < 50_000, "xid \(first) too far from \(boundary) to burn quickly")
+            // Each autocommitted call takes one transaction id; eight connections burn them quickly.
+            while true {
+                let current = try await database.owner.query("SELECT pg_current_xact_id()::text").decode(String.self).first { _ in true }
+                let xid = try #require(current.flatMap { UInt64($0) })
+                if xid >= boundary { break }
+                let burns = Int(boundary - xid)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for lane in 0..<8 {
+                        group.addTask {
+                            for _ in stride(from: lane, to: burns, by: 8) {
+                                try await database.owner.query("SELECT pg_current_xact_id()")
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await store.append([StreamAppend(streamId: "second", expectedVersion: .noStream, events: [event()])])
+            var read: [RecordedEvent] = []
+            var cursor = GlobalCursor.start
+            while true {
+                let page = try await store.readGlobal(after: cursor, limit: 1)
+                guard let last = page.last else { break }
+                read += page
+                cursor = last.cursor
+            }
+            #expect(read.map(\.streamId) == ["first", "second"])
+            let digits = read.map { String($0.transactionId).count }
+            #expect(digits.count == 2 && digits[0] < digits[1], "the events straddle \(boundary)")
+        }
+    }
+
     @Test func migrationsAreRecordedAndIdempotent() async throws {
         try await TestDatabase.with { database in
             let migrator = try Migrator(directory: TestDatabase.schemaDirectory)
