@@ -50,8 +50,9 @@ CREATE TABLE read.exchanges (
     updated_at           timestamptz NOT NULL,
     stream_version       bigint NOT NULL
 );
--- exchange/list: newest first per account, keyset-paginated on (created_at, id).
-CREATE INDEX exchanges_account_created ON read.exchanges (account_id, created_at DESC, id DESC);
+-- exchange/list: newest first per account (ids come from a sequence), keyset-paginated on the id.
+CREATE INDEX exchanges_account_id ON read.exchanges (account_id, id DESC);
+CREATE INDEX exchanges_account_created ON read.exchanges (account_id, created_at);
 CREATE INDEX exchanges_pair_created ON read.exchanges (source_currency, destination_currency, created_at);
 
 CREATE TABLE read.balances (

@@ -55,11 +55,12 @@ public struct ExchangeQueries: Sendable {
         return view
     }
 
-    /// Newest first, keyset-paginated on (created_at, id): stable under concurrent inserts,
-    /// and each exchange appears on one page only.
+    /// Newest first (by id, which the create takes from a sequence), keyset-paginated on the id:
+    /// stable under concurrent inserts, and each exchange appears on one page only. The cursor is
+    /// the exact id, so no timestamp rounding can make a page skip rows.
     public func list(account: AccountID, filter: ExchangeFilter, cursor: String?, limit: Int) async throws -> ExchangePage {
         let pageSize = max(1, min(limit, Self.maximumPageSize))
-        var after: (Date, ExchangeID)?
+        var after: ExchangeID?
         if let cursor {
             guard let decoded = Self.decodeCursor(cursor) else { throw SwaplineError.badRequest("payload.cursor is not a cursor this server issued") }
             after = decoded
@@ -73,8 +74,8 @@ public struct ExchangeQueries: Sendable {
               AND (\(filter.destinationCurrency?.code)::text IS NULL OR destination_currency = \(filter.destinationCurrency?.code))
               AND (\(filter.createdFrom)::timestamptz IS NULL OR created_at >= \(filter.createdFrom))
               AND (\(filter.createdTo)::timestamptz IS NULL OR created_at < \(filter.createdTo))
-              AND (\(after?.0)::timestamptz IS NULL OR (created_at, id) < (\(after?.0), \(after?.1 ?? 0)))
-            ORDER BY created_at DESC, id DESC
+              AND (\(after)::bigint IS NULL OR id < \(after))
+            ORDER BY id DESC
             LIMIT \(pageSize + 1)
             """,
             logger: logger)
@@ -82,21 +83,20 @@ public struct ExchangeQueries: Sendable {
         var nextCursor: String?
         if views.count > pageSize {
             views.removeLast()
-            if let last = views.last { nextCursor = Self.encodeCursor(last.createdAt, last.id) }
+            if let last = views.last { nextCursor = Self.encodeCursor(last.id) }
         }
         return ExchangePage(exchanges: views, nextCursor: nextCursor)
     }
 
-    static func encodeCursor(_ createdAt: Date, _ id: ExchangeID) -> String {
-        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
-        return Data("\(micros):\(id)".utf8).base64EncodedString()
+    static func encodeCursor(_ id: ExchangeID) -> String {
+        Data("exchange:\(id)".utf8).base64EncodedString()
     }
 
-    static func decodeCursor(_ text: String) -> (Date, ExchangeID)? {
+    static func decodeCursor(_ text: String) -> ExchangeID? {
         guard text.count <= 100, let data = Data(base64Encoded: text) else { return nil }
-        let parts = String(decoding: data, as: UTF8.self).split(separator: ":")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = ExchangeID(parts[1]) else { return nil }
-        return (Date(timeIntervalSince1970: TimeInterval(micros) / 1_000_000), id)
+        let decoded = String(decoding: data, as: UTF8.self)
+        guard decoded.hasPrefix("exchange:"), let id = ExchangeID(decoded.dropFirst("exchange:".count)), id > 0 else { return nil }
+        return id
     }
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [ExchangeView] {

@@ -175,7 +175,7 @@ struct AuditCommand: AsyncParsableCommand {
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 defer { group.cancelAll() }
-                return try await body(AuditLog(client: client, logger: logger))
+                return try await body(AuditLog(client: client, logger: logger, projections: ReadModelVerifiers.all))
             }
         } catch let error as AuditError {
             throw ValidationError(error.description)

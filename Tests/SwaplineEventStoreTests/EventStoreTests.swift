@@ -204,13 +204,18 @@ struct EventStoreTests {
                 }
             }
             try await store.append([StreamAppend(streamId: "second", expectedVersion: .noStream, events: [event()])])
-            var read: [RecordedEvent] = []
-            var cursor = GlobalCursor.start
-            while true {
-                let page = try await store.readGlobal(after: cursor, limit: 1)
-                guard let last = page.last else { break }
-                read += page
-                cursor = last.cursor
+            // Other tests' open transactions may hold the horizon back for a moment: page through
+            // again until the second event is visible.
+            let read = try await eventually("both events readable") { () -> [RecordedEvent]? in
+                var read: [RecordedEvent] = []
+                var cursor = GlobalCursor.start
+                while true {
+                    let page = try await store.readGlobal(after: cursor, limit: 1)
+                    guard let last = page.last else { break }
+                    read += page
+                    cursor = last.cursor
+                }
+                return read.count == 2 ? read : nil
             }
             #expect(read.map(\.streamId) == ["first", "second"])
             let digits = read.map { String($0.transactionId).count }

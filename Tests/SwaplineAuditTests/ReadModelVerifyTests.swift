@@ -1,0 +1,37 @@
+import Foundation
+import PostgresNIO
+import SwaplineAudit
+import SwaplineDomain
+import SwaplineTestSupport
+import Testing
+
+@Suite("audit verify recomputes the read models")
+struct ReadModelVerifyTests {
+    @Test func readModelsThatMatchTheEventsAreClean() async throws {
+        try await TestDatabase.with { database in
+            let harness = try AuditHarness(database)
+            _ = try await harness.buildHistory()
+            let audit = AuditLog(client: database.app, logger: database.logger, projections: ReadModelVerifiers.all)
+            let findings = try await audit.verify().findings
+            #expect(findings == [])
+        }
+    }
+
+    @Test func aReadModelRowAlteredByHandIsNamed() async throws {
+        try await TestDatabase.with { database in
+            let harness = try AuditHarness(database)
+            let history = try await harness.buildHistory()
+            let audit = AuditLog(client: database.app, logger: database.logger, projections: ReadModelVerifiers.all)
+            try await database.owner.query("UPDATE read.exchanges SET state = 'COMPLETED' WHERE id = \(history.failed.id)")
+            try await database.owner.query(
+                "UPDATE read.balances SET available = available + 1 WHERE account_id = \(history.account.rawValue) AND currency = 'USDT_TRX'")
+            try await database.owner.query("DELETE FROM read.exchanges WHERE id = \(history.completed.id)")
+            let findings = try await audit.verify().findings
+            let fields = Set(findings.map { "\($0.streamId) \($0.field)" })
+            #expect(fields.contains("\(history.failedStream) read.exchanges.state"))
+            #expect(fields.contains("\(history.accountStream) read.balances.USDT_TRX.available"))
+            #expect(fields.contains("\(history.completedStream) read.exchanges"))
+            #expect(findings.count == 3)
+        }
+    }
+}
