@@ -169,13 +169,9 @@ struct AuditCommand: AsyncParsableCommand {
     static func withAudit<Result: Sendable>(_ connection: Connection, _ body: @Sendable (AuditLog) async throws -> Result) async throws -> Result {
         let settings = try await Runtime.settings()
         let logger = Runtime.logger()
-        let configuration = settings.databaseURL.clientConfiguration(role: connection.role.isEmpty ? nil : connection.role, maximumConnections: 2)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         do {
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                defer { group.cancelAll() }
-                return try await body(AuditLog(client: client, logger: logger, projections: ReadModelVerifiers.all))
+            return try await Runtime.withClient(settings, role: connection.role.isEmpty ? nil : connection.role, logger: logger) { client in
+                try await body(AuditLog(client: client, logger: logger, projections: ReadModelVerifiers.all))
             }
         } catch let error as AuditError {
             throw ValidationError(error.description)

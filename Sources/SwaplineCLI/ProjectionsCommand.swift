@@ -21,7 +21,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
         func run() async throws {
             let settings = try await Runtime.settings()
             let logger = Runtime.logger()
-            let statuses = try await Runtime.withClient(settings, asOwner: true, logger: logger) { client in
+            let statuses = try await Runtime.withClient(settings, role: nil, logger: logger) { client in
                 try await ProjectionRebuilder(client: client, logger: logger).status()
             }
             if json {
@@ -67,7 +67,7 @@ struct ProjectionsCommand: AsyncParsableCommand {
             }
             let settings = try await Runtime.settings()
             let logger = Runtime.logger()
-            try await Runtime.withClient(settings, asOwner: true, logger: logger) { client in
+            try await Runtime.withClient(settings, role: nil, logger: logger) { client in
                 let rebuilder = ProjectionRebuilder(client: client, logger: logger)
                 for projection in projections {
                     let reporter = ProgressReporter(label: projection.name)
@@ -85,6 +85,7 @@ final class ProgressReporter: Sendable {
     let isTerminal = isatty(STDERR_FILENO) != 0
     private let lastPrint = Mutex<ContinuousClock.Instant?>(nil)
     private let last = Mutex<RebuildProgress?>(nil)
+    private let printed = Mutex<Int>(-1)
 
     init(label: String) {
         self.label = label
@@ -103,11 +104,14 @@ final class ProgressReporter: Sendable {
     }
 
     func finish() {
-        if let progress = last.withLock({ $0 }) { write(progress, final: true) }
+        if let progress = last.withLock({ $0 }), isTerminal || printed.withLock({ $0 }) != progress.applied {
+            write(progress, final: true)
+        }
         FileHandle.standardError.write(Data("\(label): rebuilt and swapped in\n".utf8))
     }
 
     private func write(_ progress: RebuildProgress, final: Bool) {
+        printed.withLock { $0 = progress.applied }
         let seconds = max(Decimal(progress.elapsed.components.seconds) + Decimal(progress.elapsed.components.attoseconds / 1_000_000_000_000_000) / 1000, Decimal(string: "0.001")!)
         let rate = (Decimal(progress.applied) / seconds).rounded(scale: 0, .down)
         let remaining = max(progress.total - progress.applied, 0)

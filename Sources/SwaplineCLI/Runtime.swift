@@ -23,16 +23,20 @@ enum Runtime {
         return logger
     }
 
-    /// Runs `body` with a client connected as the owner (migrations) or, by default, as the
-    /// runtime role that may only read and append events.
+    /// Runs `body` with a client that works as `role`: by default the runtime role, which may
+    /// only read and append events; nil keeps the login user's own rights (the owner, for
+    /// migrations and rebuilds).
     static func withClient<Result: Sendable>(
         _ settings: SwaplineSettings,
-        asOwner: Bool = false,
+        role: String? = Migrator.applicationRole,
         logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let configuration = settings.databaseURL.clientConfiguration(role: asOwner ? nil : Migrator.applicationRole, maximumConnections: 4)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let configuration = settings.databaseURL.clientConfiguration(role: role, maximumConnections: 4)
+        // The pool's own chatter (a lease racing run()'s start) is noise on a command line.
+        var quiet = logger
+        quiet.logLevel = .error
+        let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
@@ -45,7 +49,7 @@ enum Runtime {
             throw ValidationError("cannot find the schema/ folder; set SWAPLINE_SCHEMA_DIR")
         }
         let migrator = try Migrator(directory: directory)
-        return try await withClient(settings, asOwner: true, logger: logger) { client in
+        return try await withClient(settings, role: nil, logger: logger) { client in
             try await migrator.migrate(client: client, logger: logger)
         }
     }
