@@ -8,43 +8,12 @@ import Testing
 /// Runs the built `swapline audit …` the way an auditor's script does.
 @Suite("swapline audit CLI")
 struct AuditCLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
-    static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("swapline")
-    }
-
-    func swapline(_ arguments: [String], database: TestDatabase) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let url = database.url
-        process.environment = [
-            "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)",
-            "SWAPLINE_MASTER_KEY": Data(repeating: 3, count: 32).base64EncodedString(),
-            "SWAPLINE_SCHEMA_DIR": TestDatabase.schemaDirectory.path,
-            "SWAPLINE_LOG_LEVEL": "error",
-        ]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            errors: String(decoding: errorData, as: UTF8.self))
+    func swapline(_ arguments: [String], database: TestDatabase) throws -> CommandRun {
+        try SwaplineExecutable.run(arguments, database: database)
     }
 
     @Test func verifySealHistoryAsOfAndExportFromTheCommandLine() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build the swapline product first")
+        try #require(SwaplineExecutable.isBuilt, "build the swapline product first")
         try await TestDatabase.with { database in
             let harness = try AuditHarness(database)
             let history = try await harness.buildHistory()
