@@ -166,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "SwaplineAuditTests",
             dependencies: [
-                "SwaplineAudit", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineTestSupport",
+                "SwaplineAudit", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineProjections",
+                "SwaplineTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

@@ -58,3 +58,5 @@ CREATE TABLE read.exchange_failures (
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON read.exchange_timings, read.exchange_daily, read.exchange_failures TO swapline_app;
 GRANT SELECT ON read.exchange_timings, read.exchange_daily, read.exchange_failures TO swapline_analyst, swapline_auditor;
+-- Auditors compare the statistics with the events up to the runner's checkpoint.
+GRANT SELECT ON checkpoints TO swapline_auditor;

@@ -7,7 +7,7 @@ import SwaplineEventStore
 
 /// The read models `audit verify` recomputes from the events.
 public enum ReadModelVerifiers {
-    public static let all: [any ProjectionVerifier] = [ExchangesVerifier(), BalancesVerifier()]
+    public static let all: [any ProjectionVerifier] = [ExchangesVerifier(), BalancesVerifier(), ExchangeStatisticsVerifier()]
 }
 
 /// Replays every stream with the given prefix in the caller's snapshot, one stream at a time.
@@ -135,5 +135,102 @@ public struct BalancesVerifier: ProjectionVerifier {
             }
         }
         return findings
+    }
+}
+
+/// The runner-kept daily statistics against the exchange events up to the runner's checkpoint.
+public struct ExchangeStatisticsVerifier: ProjectionVerifier {
+    public let name = "exchange_statistics"
+
+    public init() {}
+
+    struct Day: Equatable {
+        var created: Int64 = 0
+        var completed: Int64 = 0
+        var failed: Int64 = 0
+        var sourceVolume: Decimal = 0
+        var destinationVolume: Decimal = 0
+        var fees: Decimal = 0
+    }
+
+    public func verify(on connection: PostgresConnection, logger: Logger) async throws -> [AuditFinding] {
+        // Only what the runner has applied: events up to its checkpoint in the global order.
+        let rows = try await connection.query(
+            """
+            SELECT \(unescaped: EventStore.columns) FROM events
+            WHERE stream_id LIKE 'exchange-%'
+              AND (transaction_id, global_position) <= (
+                  COALESCE((SELECT transaction_id FROM checkpoints WHERE name = 'exchange_statistics'), '0'::xid8),
+                  COALESCE((SELECT position FROM checkpoints WHERE name = 'exchange_statistics'), 0))
+            ORDER BY events.transaction_id, events.global_position
+            """, logger: logger)
+        let events = try await EventStore.decode(rows)
+        var requests: [ExchangeID: ExchangeRequested] = [:]
+        var expectedDays: [String: Day] = [:]
+        var expectedFailures: [String: Int64] = [:]
+        func key(_ request: ExchangeRequested) -> String {
+            "\(request.account.rawValue) \(Timestamp.utcDay(request.requestedAt)) \(request.price.pair.source.code) \(request.price.pair.destination.code)"
+        }
+        for recorded in events {
+            guard let id = ExchangeID(recorded.streamId.dropFirst("exchange-".count)) else { continue }
+            switch try Streams.exchangeEvent(recorded) {
+            case .requested(let request):
+                requests[id] = request
+                expectedDays[key(request), default: Day()].created += 1
+            case .completed(let completed):
+                guard let request = requests[id] else { continue }
+                expectedDays[key(request), default: Day()].completed += 1
+                expectedDays[key(request), default: Day()].sourceVolume += completed.sourceAmount
+                expectedDays[key(request), default: Day()].destinationVolume += completed.destinationAmount
+                expectedDays[key(request), default: Day()].fees += request.price.fee
+            case .failed(let failed):
+                guard let request = requests[id] else { continue }
+                expectedDays[key(request), default: Day()].failed += 1
+                expectedFailures["\(key(request)) \(failed.reason.rawValue)", default: 0] += 1
+            case .quoted, .submitted:
+                continue
+            }
+        }
+        var actualDays: [String: Day] = [:]
+        let dayRows = try await connection.query(
+            """
+            SELECT account_id, day::text, source_currency, destination_currency, created, completed, failed,
+                   source_volume::text, destination_volume::text, fees::text
+            FROM read.exchange_daily
+            """, logger: logger)
+        for try await row in dayRows {
+            let (account, day, source, destination, created, completed, failed, sourceVolume, destinationVolume, fees) =
+                try row.decode((String, String, String, String, Int64, Int64, Int64, String, String, String).self)
+            actualDays["\(account) \(day) \(source) \(destination)"] = Day(
+                created: created, completed: completed, failed: failed, sourceVolume: try Amount.parseSignedDecimal(sourceVolume),
+                destinationVolume: try Amount.parseSignedDecimal(destinationVolume), fees: try Amount.parseSignedDecimal(fees))
+        }
+        var actualFailures: [String: Int64] = [:]
+        let failureRows = try await connection.query(
+            "SELECT account_id, day::text, source_currency, destination_currency, failure_reason, failed FROM read.exchange_failures",
+            logger: logger)
+        for try await (account, day, source, destination, reason, failed) in failureRows.decode((String, String, String, String, String, Int64).self) {
+            actualFailures["\(account) \(day) \(source) \(destination) \(reason)"] = failed
+        }
+        var findings: [AuditFinding] = []
+        for key in Set(expectedDays.keys).union(actualDays.keys).sorted() where expectedDays[key] != actualDays[key] {
+            findings.append(
+                AuditFinding(
+                    streamId: "read.exchange_daily", field: key, expected: Self.describe(expectedDays[key]), actual: Self.describe(actualDays[key]),
+                    message: "the daily statistics differ from the exchange events up to the runner's checkpoint"))
+        }
+        for key in Set(expectedFailures.keys).union(actualFailures.keys).sorted() where expectedFailures[key] != actualFailures[key] {
+            findings.append(
+                AuditFinding(
+                    streamId: "read.exchange_failures", field: key, expected: expectedFailures[key].map(String.init) ?? "no row",
+                    actual: actualFailures[key].map(String.init) ?? "no row",
+                    message: "the failure counts differ from the exchange events up to the runner's checkpoint"))
+        }
+        return findings
+    }
+
+    static func describe(_ day: Day?) -> String {
+        guard let day else { return "no row" }
+        return "created \(day.created) completed \(day.completed) failed \(day.failed) volumes \(day.sourceVolume.plainText)/\(day.destinationVolume.plainText) fees \(day.fees.plainText)"
     }
 }
