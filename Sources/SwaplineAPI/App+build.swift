@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Prometheus
 import ServiceLifecycle
 import SwaplineApplication
 import SwaplineDomain
@@ -13,13 +14,19 @@ public struct APIDependencies: Sendable {
     public var now: @Sendable () -> Date
     /// Bodies above this size get 413 with a Calypso error body.
     public var maximumBodyBytes: Int
+    /// What `GET /metrics` exposes in Prometheus' text format; nil serves no metrics.
+    public var metrics: PrometheusCollectorRegistry?
 
-    public init(accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024) {
+    public init(
+        accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024,
+        metrics: PrometheusCollectorRegistry? = nil
+    ) {
         self.accounts = accounts
         self.exchanges = exchanges
         self.queries = ExchangeQueries(client: exchanges.client, logger: exchanges.logger)
         self.now = now
         self.maximumBodyBytes = maximumBodyBytes
+        self.metrics = metrics
     }
 }
 
@@ -28,6 +35,14 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: CalypsoErrorMiddleware())
     router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
+    if let registry = dependencies.metrics {
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+    }
     let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
     ExchangeController(
         accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries,

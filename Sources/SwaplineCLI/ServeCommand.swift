@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import SwaplineAPI
 import SwaplineApplication
@@ -31,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Runtime.settings()
         let logger = Runtime.logger()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let applied = try await Runtime.migrate(settings, logger: logger)
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
 
@@ -56,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let app = buildApplication(
-            APIDependencies(accounts: accounts, exchanges: exchanges),
+            APIDependencies(accounts: accounts, exchanges: exchanges, metrics: registry),
             host: host ?? settings.host,
             port: port ?? settings.port,
             services: services,

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import SwaplineEventStore
@@ -20,12 +21,21 @@ public struct ProjectionRunner: Service {
     public let client: PostgresClient
     public let logger: Logger
     public let batchSize: Int
+    /// How far the read model trails the event store, for Prometheus.
+    let lagEvents: Gauge
+    let lagMilliseconds: Gauge
 
-    public init(projection: any AsyncProjection, client: PostgresClient, logger: Logger, batchSize: Int = 1000) {
+    public init(
+        projection: any AsyncProjection, client: PostgresClient, logger: Logger, batchSize: Int = 1000,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.projection = projection
         self.client = client
         self.logger = logger
         self.batchSize = batchSize
+        let dimensions = [("projection", projection.name)]
+        self.lagEvents = Gauge(label: "swapline_projection_lag_events", dimensions: dimensions, factory: metrics)
+        self.lagMilliseconds = Gauge(label: "swapline_projection_lag_milliseconds", dimensions: dimensions, factory: metrics)
     }
 
     /// Applies at most one batch; returns how many events it applied (0 when caught up or
@@ -61,6 +71,24 @@ public struct ProjectionRunner: Service {
         }
     }
 
+    /// Records the lag: events appended after the checkpoint, and how long ago the oldest of
+    /// them was recorded (0 when caught up). A gauge, so it reads the head once per call.
+    public func recordLag() async throws {
+        let rows = try await client.query(
+            """
+            SELECT count(*), COALESCE((EXTRACT(EPOCH FROM (now() - min(e.recorded_at))) * 1000)::bigint, 0)
+            FROM events e,
+                 (SELECT COALESCE((SELECT transaction_id FROM checkpoints WHERE name = \(projection.name)), '0'::xid8) AS transaction_id,
+                         COALESCE((SELECT position FROM checkpoints WHERE name = \(projection.name)), 0) AS position) c
+            WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position)
+            """,
+            logger: logger)
+        for try await (events, milliseconds) in rows.decode((Int64, Int64).self) {
+            lagEvents.record(events)
+            lagMilliseconds.record(milliseconds)
+        }
+    }
+
     /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.
     public func run() async throws {
         let doorbell = Doorbell()
@@ -75,7 +103,9 @@ public struct ProjectionRunner: Service {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 do {
                     // A full batch means more is waiting; otherwise wait for the next append.
-                    if try await runOnce() < batchSize { await doorbell.wait(upTo: .seconds(1)) }
+                    let applied = try await runOnce()
+                    try await recordLag()
+                    if applied < batchSize { await doorbell.wait(upTo: .seconds(1)) }
                 } catch {
                     logger.error("projection batch failed", metadata: ["projection": "\(projection.name)", "error": "\(String(reflecting: error))"])
                     await doorbell.wait(upTo: .seconds(1))

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import PostgresNIO
+import Prometheus
 import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
@@ -129,6 +130,25 @@ struct ProjectionRunnerTests {
             let events = try await EventStore(client: database.app, logger: database.logger).readGlobal(after: .start, limit: 10_000)
             let applied = try await database.app.query("SELECT count(*) FROM applied_positions").decode(Int64.self).first { _ in true }
             #expect(applied == Int64(events.count))
+        }
+    }
+
+    @Test func theLagIsExportedAsAMetric() async throws {
+        try await TestDatabase.with { database in
+            try await Self.makeHistory(database)
+            let registry = PrometheusCollectorRegistry()
+            let runner = ProjectionRunner(
+                projection: ExchangeStatistics(), client: database.app, logger: database.logger,
+                metrics: PrometheusMetricsFactory(registry: registry))
+            try await runner.recordLag()
+            let behind = registry.emitToString()
+            #expect(behind.contains(#"swapline_projection_lag_events{projection="exchange_statistics"}"#))
+            #expect(!behind.contains(#"swapline_projection_lag_events{projection="exchange_statistics"} 0"#))
+            try await Self.catchUp(runner)
+            try await runner.recordLag()
+            let caughtUp = registry.emitToString()
+            #expect(caughtUp.contains(#"swapline_projection_lag_events{projection="exchange_statistics"} 0"#))
+            #expect(caughtUp.contains(#"swapline_projection_lag_milliseconds{projection="exchange_statistics"} 0"#))
         }
     }
 }
