@@ -16,10 +16,12 @@ public struct APIDependencies: Sendable {
     public var maximumBodyBytes: Int
     /// What `GET /metrics` exposes in Prometheus' text format; nil serves no metrics.
     public var metrics: PrometheusCollectorRegistry?
+    /// Why the service cannot serve now (database unreachable, migrations missing), or nil when ready.
+    public var readiness: @Sendable () async -> String?
 
     public init(
         accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024,
-        metrics: PrometheusCollectorRegistry? = nil
+        metrics: PrometheusCollectorRegistry? = nil, readiness: @escaping @Sendable () async -> String? = { nil }
     ) {
         self.accounts = accounts
         self.exchanges = exchanges
@@ -27,14 +29,23 @@ public struct APIDependencies: Sendable {
         self.now = now
         self.maximumBodyBytes = maximumBodyBytes
         self.metrics = metrics
+        self.readiness = readiness
     }
 }
 
 /// Builds the router of the Calypso-compatible API; tests drive the same router.
 public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    // Outermost, so request counts and durations see the status the client got.
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: CalypsoErrorMiddleware())
     router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
+    router.get("/ready") { _, _ in
+        if let reason = await dependencies.readiness() {
+            return Response.json(.object([("status", .string("not ready")), ("reason", .string(reason))]), status: .serviceUnavailable)
+        }
+        return Response.json(.object([("status", .string("ready"))]))
+    }
     if let registry = dependencies.metrics {
         router.get("/metrics") { _, _ in
             Response(

@@ -44,11 +44,16 @@ enum Runtime {
         }
     }
 
-    static func migrate(_ settings: SwaplineSettings, logger: Logger) async throws -> [String] {
+    /// The migrations of the `schema/` folder this build runs with.
+    static func migrator() throws -> Migrator {
         guard let directory = Migrator.locateSchemaDirectory() else {
             throw ValidationError("cannot find the schema/ folder; set SWAPLINE_SCHEMA_DIR")
         }
-        let migrator = try Migrator(directory: directory)
+        return try Migrator(directory: directory)
+    }
+
+    static func migrate(_ settings: SwaplineSettings, logger: Logger) async throws -> [String] {
+        let migrator = try migrator()
         return try await withClient(settings, role: nil, logger: logger) { client in
             try await migrator.migrate(client: client, logger: logger)
         }

@@ -36,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let applied = try await Runtime.migrate(settings, logger: logger)
+        let migrator = try Runtime.migrator()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
 
         let client = PostgresClient(
@@ -60,7 +61,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let app = buildApplication(
-            APIDependencies(accounts: accounts, exchanges: exchanges, metrics: registry),
+            APIDependencies(
+                accounts: accounts, exchanges: exchanges, metrics: registry,
+                readiness: { await Readiness.problem(client: client, migrator: migrator, logger: logger) }),
             host: host ?? settings.host,
             port: port ?? settings.port,
             services: services,

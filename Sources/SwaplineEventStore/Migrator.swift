@@ -8,6 +8,11 @@ public struct Migrator: Sendable {
     public struct Migration: Sendable, Equatable {
         public var name: String
         public var sql: String
+
+        public init(name: String, sql: String) {
+            self.name = name
+            self.sql = sql
+        }
     }
 
     public let migrations: [Migration]
@@ -82,6 +87,8 @@ public struct Migrator: Sendable {
             """,
             logger: logger
         )
+        // The runtime reads it to say whether it is ready (its migrations applied).
+        try await connection.query("GRANT SELECT ON schema_migrations TO swapline_app", logger: logger)
         var done = Set<String>()
         for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger).decode(String.self) {
             done.insert(name)
