@@ -82,12 +82,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Webhooks: subscriptions and the SSRF guard (delivery comes later).
+        .target(
+            name: "SwaplineNotifier",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Calypso-compatible HTTP API (Hummingbird 2).
         .target(
             name: "SwaplineAPI",
             dependencies: [
                 "SwaplineDomain",
                 "SwaplineApplication",
+                "SwaplineNotifier",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -122,6 +136,7 @@ let package = Package(
                 "SwaplineAPI",
                 "SwaplineAudit",
                 "SwaplineProjections",
+                "SwaplineNotifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -161,7 +176,9 @@ let package = Package(
             name: "SwaplineAPITests",
             dependencies: [
                 "SwaplineAPI", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineProjections",
+                "SwaplineNotifier",
                 "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -187,6 +204,14 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SwaplineNotifierTests",
+            dependencies: [
+                "SwaplineNotifier", "SwaplineApplication", "SwaplineDomain", "SwaplineTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

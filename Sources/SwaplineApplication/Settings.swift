@@ -28,6 +28,9 @@ public struct SwaplineSettings: Sendable {
     public var venue: VenueSettings
     /// How long an exchange may stay with the venue before it is failed with VENUE_TIMEOUT.
     public var executionDeadlineSeconds: Int
+    /// `SWAPLINE_WEBHOOK_ALLOWED_NETWORKS`: CIDRs the webhook SSRF guard lets through although
+    /// they are not global (e.g. `127.0.0.0/8` for local development); empty by default.
+    public var webhookAllowedNetworks: [IPNetwork]
 
     public struct VenueSettings: Sendable {
         public var latencyMilliseconds: Int
@@ -50,7 +53,8 @@ public struct SwaplineSettings: Sendable {
         masterKey: SecretBox,
         market: Market = .defaults,
         venue: VenueSettings = VenueSettings(),
-        executionDeadlineSeconds: Int = 120
+        executionDeadlineSeconds: Int = 120,
+        webhookAllowedNetworks: [IPNetwork] = []
     ) {
         self.databaseURL = databaseURL
         self.host = host
@@ -59,6 +63,7 @@ public struct SwaplineSettings: Sendable {
         self.market = market
         self.venue = venue
         self.executionDeadlineSeconds = executionDeadlineSeconds
+        self.webhookAllowedNetworks = webhookAllowedNetworks
     }
 
     /// The readers in priority order: environment variables, then the file named by
@@ -110,6 +115,8 @@ public struct SwaplineSettings: Sendable {
             }
             failureRate = rate
         }
+        let allowedNetworks = try IPNetwork.parseList(
+            reader.string(forKey: "swapline.webhook.allowed.networks", default: ""), key: "SWAPLINE_WEBHOOK_ALLOWED_NETWORKS")
         return SwaplineSettings(
             databaseURL: databaseURL,
             host: reader.string(forKey: "swapline.host", default: "127.0.0.1"),
@@ -117,7 +124,8 @@ public struct SwaplineSettings: Sendable {
             masterKey: masterKey,
             market: market,
             venue: VenueSettings(latencyMilliseconds: latency, failureRate: failureRate, seed: UInt64(seed)),
-            executionDeadlineSeconds: deadline
+            executionDeadlineSeconds: deadline,
+            webhookAllowedNetworks: allowedNetworks
         )
     }
 
