@@ -5,6 +5,7 @@ import Prometheus
 import ServiceLifecycle
 import SwaplineApplication
 import SwaplineDomain
+import SwaplineNotifier
 
 /// What the HTTP API needs from the rest of Swapline.
 public struct APIDependencies: Sendable {
@@ -18,10 +19,13 @@ public struct APIDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry?
     /// Why the service cannot serve now (database unreachable, migrations missing), or nil when ready.
     public var readiness: @Sendable () async -> String?
+    /// Webhook subscriptions; nil mounts no `/api/v1/subscription/webhook` routes.
+    public var subscriptions: SubscriptionService?
 
     public init(
         accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024,
-        metrics: PrometheusCollectorRegistry? = nil, readiness: @escaping @Sendable () async -> String? = { nil }
+        metrics: PrometheusCollectorRegistry? = nil, readiness: @escaping @Sendable () async -> String? = { nil },
+        subscriptions: SubscriptionService? = nil
     ) {
         self.accounts = accounts
         self.exchanges = exchanges
@@ -30,6 +34,7 @@ public struct APIDependencies: Sendable {
         self.maximumBodyBytes = maximumBodyBytes
         self.metrics = metrics
         self.readiness = readiness
+        self.subscriptions = subscriptions
     }
 }
 
@@ -59,6 +64,9 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
         accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries,
         statistics: StatisticsQueries(client: dependencies.exchanges.client, logger: dependencies.exchanges.logger), authenticator: authenticator)
         .addRoutes(to: router)
+    if let subscriptions = dependencies.subscriptions {
+        SubscriptionController(subscriptions: subscriptions, authenticator: authenticator).addRoutes(to: router)
+    }
     return router
 }
 

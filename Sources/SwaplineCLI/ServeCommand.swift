@@ -10,6 +10,7 @@ import SwaplineAPI
 import SwaplineApplication
 import SwaplineEventStore
 import SwaplineExecution
+import SwaplineNotifier
 import SwaplineProjections
 
 struct ServeCommand: AsyncParsableCommand {
@@ -45,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
         let aggregates = AggregateLoader(store: EventStore.withReadModels(client: client, logger: logger))
         let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
+        let subscriptions = SubscriptionService(
+            client: client, secrets: settings.masterKey, ssrfGuard: SSRFGuard(allowedNetworks: settings.webhookAllowedNetworks), logger: logger)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
         if execution {
             let venue = SimulatedVenue(
@@ -63,7 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
         let app = buildApplication(
             APIDependencies(
                 accounts: accounts, exchanges: exchanges, metrics: registry,
-                readiness: { await Readiness.problem(client: client, migrator: migrator, logger: logger) }),
+                readiness: { await Readiness.problem(client: client, migrator: migrator, logger: logger) },
+                subscriptions: subscriptions),
             host: host ?? settings.host,
             port: port ?? settings.port,
             services: services,

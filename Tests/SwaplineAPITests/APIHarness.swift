@@ -10,6 +10,7 @@ import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
 import SwaplineExecution
+import SwaplineNotifier
 import SwaplineTestSupport
 import Synchronization
 import Testing
@@ -66,13 +67,25 @@ struct APIHarness: Sendable {
 
     static let masterKey = SecretBox(masterKey: .init(data: Data(repeating: 7, count: 32)))
 
-    static func with(market: Market = .defaults, _ body: @Sendable (APIHarness) async throws -> Void) async throws {
+    /// The only names webhook tests may use: resolved by this table, never by DNS.
+    static let webhookHosts = StaticHostResolver([
+        "hooks.merchant.test": ["93.184.215.14"],
+        "other.merchant.test": ["2606:4700:4700::1111"],
+        "rebind.merchant.test": ["127.0.0.1"],
+    ])
+
+    static func with(
+        market: Market = .defaults, webhookAllowedNetworks: [IPNetwork] = [], _ body: @Sendable (APIHarness) async throws -> Void
+    ) async throws {
         try await TestDatabase.with { database in
             let clock = TestClock()
             let now: @Sendable () -> Date = { clock.now }
             let accounts = AccountService(client: database.app, secrets: masterKey, market: market, logger: database.logger, now: now)
             let exchanges = ExchangeService(client: database.app, market: market, logger: database.logger, now: now)
-            let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges, now: now))
+            let subscriptions = SubscriptionService(
+                client: database.app, secrets: masterKey, ssrfGuard: SSRFGuard(allowedNetworks: webhookAllowedNetworks, resolver: webhookHosts),
+                logger: database.logger, now: now)
+            let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges, now: now, subscriptions: subscriptions))
             let app = Application(router: router, logger: database.logger)
             try await app.test(.router) { client in
                 try await body(
