@@ -6,6 +6,7 @@ import Metrics
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 import SwaplineAPI
 import SwaplineApplication
 import SwaplineEventStore
@@ -24,6 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Port to listen on (default SWAPLINE_PORT or 8080).")
     var port: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Serve the HTTP API in this process (--no-api runs only the workers).")
+    var api = true
 
     @Flag(inversion: .prefixedNo, help: "Run the execution worker in this process.")
     var execution = true
@@ -62,6 +66,13 @@ struct ServeCommand: AsyncParsableCommand {
             for projection in ReadModels.runners {
                 services.append(ProjectionRunner(projection: projection, client: client, logger: logger))
             }
+        }
+        guard api else {
+            // Workers only: the same services, started and stopped in order, without a listener.
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            return
         }
         let app = buildApplication(
             APIDependencies(
