@@ -20,13 +20,9 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        for recorded in events where recorded.streamId.hasPrefix("exchange-") {
-            guard ExchangeEvent.eventTypes.contains(recorded.eventType),
-                let id = ExchangeID(recorded.streamId.dropFirst("exchange-".count))
-            else { continue }
-            let event = try ExchangeEvent.decode(
-                eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
-            switch event {
+        for fact in try events.exchangeFacts() {
+            let id = fact.id
+            switch fact.event {
             case .requested(let request):
                 let price = request.price
                 try await connection.query(

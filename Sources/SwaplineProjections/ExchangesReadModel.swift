@@ -21,13 +21,8 @@ public struct ExchangesReadModel: InlineProjection, RebuildableProjection {
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        for recorded in events where recorded.streamId.hasPrefix("exchange-") {
-            guard ExchangeEvent.eventTypes.contains(recorded.eventType),
-                let id = ExchangeID(recorded.streamId.dropFirst("exchange-".count))
-            else { continue }
-            let event = try ExchangeEvent.decode(
-                eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
-            try await apply(event, id: id, version: recorded.streamVersion, on: connection, logger: logger)
+        for fact in try events.exchangeFacts() {
+            try await apply(fact.event, id: fact.id, version: fact.version, on: connection, logger: logger)
         }
     }
 
