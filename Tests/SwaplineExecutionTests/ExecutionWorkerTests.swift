@@ -144,6 +144,23 @@ struct Harness: Sendable {
     }
 
     /// Makes every claimed exchange claimable again, as if its worker's lease ran out.
+    /// An exchange that failed before reaching the venue: two events, no order at the venue,
+    /// the hold released in full, nothing left to execute.
+    func expectFailedBeforeTheVenue(
+        _ done: ExchangeState, _ reason: FailureReason, account: AccountID, venue: SimulatedVenue,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        #expect(done.status.publicState == "FAILED", sourceLocation: sourceLocation)
+        #expect(done.failureReason == reason, sourceLocation: sourceLocation)
+        #expect(try await eventTypes(done.id) == ["ExchangeRequested", "ExchangeFailed"], sourceLocation: sourceLocation)
+        #expect(try await venue.status(clientOrderId: "swapline-\(done.id)") == .unknown, sourceLocation: sourceLocation)
+        let after = try await accounts.state(of: account)
+        #expect(after.availableBalance(usdt) == dec("1000"), sourceLocation: sourceLocation)
+        #expect(after.heldBalance(usdt) == 0, sourceLocation: sourceLocation)
+        #expect(after.availableBalance(btc) == 0, sourceLocation: sourceLocation)
+        #expect(try await queueLength() == 0, sourceLocation: sourceLocation)
+    }
+
     func expireLeases() async throws {
         try await database.owner.query("UPDATE execution_queue SET lease_until = NULL", logger: database.logger)
     }
@@ -371,14 +388,7 @@ struct ExecutionWorkerTests {
             try await database.owner.query("UPDATE execution_queue SET due_at = now()", logger: database.logger)
             let late = harness.worker(venue: venue, market: stale, deadlineSeconds: 60, now: { Date().addingTimeInterval(61) })
             let done = try await harness.runUntilFinished(late, [created])
-            #expect(done[0].status.publicState == "FAILED")
-            #expect(done[0].failureReason == .venueTimeout)
-            #expect(try await harness.eventTypes(created.id) == ["ExchangeRequested", "ExchangeFailed"])
-            #expect(try await venue.status(clientOrderId: "swapline-\(created.id)") == .unknown)
-            let after = try await harness.accounts.state(of: account)
-            #expect(after.availableBalance(usdt) == dec("1000"))
-            #expect(after.heldBalance(usdt) == 0)
-            #expect(try await harness.queueLength() == 0)
+            try await harness.expectFailedBeforeTheVenue(done[0], .venueTimeout, account: account, venue: venue)
         }
     }
 
@@ -391,15 +401,7 @@ struct ExecutionWorkerTests {
 
             let worker = harness.worker(venue: venue, market: market(usdtBTC, rateTimes: "0.9"))
             let done = try await harness.runUntilFinished(worker, [created])
-            #expect(done[0].status.publicState == "FAILED")
-            #expect(done[0].failureReason == .rateMoved)
-            #expect(try await harness.eventTypes(created.id) == ["ExchangeRequested", "ExchangeFailed"])
-            #expect(try await venue.status(clientOrderId: "swapline-\(created.id)") == .unknown)
-            let after = try await harness.accounts.state(of: account)
-            #expect(after.availableBalance(usdt) == dec("1000"))
-            #expect(after.heldBalance(usdt) == 0)
-            #expect(after.availableBalance(btc) == 0)
-            #expect(try await harness.queueLength() == 0)
+            try await harness.expectFailedBeforeTheVenue(done[0], .rateMoved, account: account, venue: venue)
         }
     }
 
@@ -434,14 +436,7 @@ struct ExecutionWorkerTests {
 
             let worker = harness.worker(venue: venue, market: Market.defaults.withPair(usdtBTC, enabled: false))
             let done = try await harness.runUntilFinished(worker, [created])
-            #expect(done[0].status.publicState == "FAILED")
-            #expect(done[0].failureReason == .pairDisabled)
-            #expect(try await harness.eventTypes(created.id) == ["ExchangeRequested", "ExchangeFailed"])
-            #expect(try await venue.status(clientOrderId: "swapline-\(created.id)") == .unknown)
-            let after = try await harness.accounts.state(of: account)
-            #expect(after.availableBalance(usdt) == dec("1000"))
-            #expect(after.heldBalance(usdt) == 0)
-            #expect(try await harness.queueLength() == 0)
+            try await harness.expectFailedBeforeTheVenue(done[0], .pairDisabled, account: account, venue: venue)
         }
     }
 
