@@ -100,11 +100,17 @@ public struct ProjectionRunner: Service {
                 try? await gracefulShutdown()
                 await doorbell.ring()
             }
+            var lagRecordedAt: ContinuousClock.Instant?
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 do {
                     // A full batch means more is waiting; otherwise wait for the next append.
                     let applied = try await runOnce()
-                    try await recordLag()
+                    // Counting what is left costs as much as the lag is long: once a second is enough.
+                    let now = ContinuousClock.now
+                    if lagRecordedAt.map({ now - $0 >= .seconds(1) }) ?? true {
+                        try await recordLag()
+                        lagRecordedAt = now
+                    }
                     if applied < batchSize { await doorbell.wait(upTo: .seconds(1)) }
                 } catch {
                     logger.error("projection batch failed", metadata: ["projection": "\(projection.name)", "error": "\(String(reflecting: error))"])
