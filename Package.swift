@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The pure domain: money, market rules, the exchange and account aggregates. No I/O.
@@ -82,14 +83,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Webhooks: subscriptions and the SSRF guard (delivery comes later).
+        // Webhooks: subscriptions, the SSRF guard, the outbox dispatcher and the delivery workers.
         .target(
             name: "SwaplineNotifier",
             dependencies: [
                 "SwaplineDomain",
                 "SwaplineEventStore",
+                "SwaplineProjections",
                 "SwaplineApplication",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -211,8 +216,17 @@ let package = Package(
         .testTarget(
             name: "SwaplineNotifierTests",
             dependencies: [
-                "SwaplineNotifier", "SwaplineApplication", "SwaplineDomain", "SwaplineTestSupport",
+                "SwaplineNotifier", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineExecution", "SwaplineProjections",
+                "SwaplineTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -65,7 +65,11 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
         statistics: StatisticsQueries(client: dependencies.exchanges.client, logger: dependencies.exchanges.logger), authenticator: authenticator)
         .addRoutes(to: router)
     if let subscriptions = dependencies.subscriptions {
-        SubscriptionController(subscriptions: subscriptions, authenticator: authenticator).addRoutes(to: router)
+        SubscriptionController(
+            subscriptions: subscriptions,
+            deliveries: DeliveryStore(client: subscriptions.client, secrets: subscriptions.secrets, logger: subscriptions.logger),
+            authenticator: authenticator
+        ).addRoutes(to: router)
     }
     return router
 }

@@ -31,6 +31,49 @@ public struct SwaplineSettings: Sendable {
     /// `SWAPLINE_WEBHOOK_ALLOWED_NETWORKS`: CIDRs the webhook SSRF guard lets through although
     /// they are not global (e.g. `127.0.0.0/8` for local development); empty by default.
     public var webhookAllowedNetworks: [IPNetwork]
+    public var webhooks: WebhookSettings
+
+    /// How the notifier delivers (SWAPLINE_WEBHOOK_…).
+    public struct WebhookSettings: Sendable, Equatable {
+        /// `SWAPLINE_WEBHOOK_RETRY_SCHEDULE`: seconds before each retry; nil is Calypso's 19-step schedule.
+        public var retryDelays: [Double]?
+        /// `SWAPLINE_WEBHOOK_CONNECT_TIMEOUT_SECONDS` and `SWAPLINE_WEBHOOK_TIMEOUT_SECONDS` (the whole request).
+        public var connectTimeoutSeconds: Double
+        public var timeoutSeconds: Double
+        /// `SWAPLINE_WEBHOOK_CONCURRENCY`: deliveries one process sends at once.
+        public var concurrency: Int
+        /// `SWAPLINE_WEBHOOK_BLOCK_ERRORS` / `SWAPLINE_WEBHOOK_BLOCK_WINDOW_SECONDS`: more errors than
+        /// this and no success within the window blocks a subscription (Calypso: 100 in 10 minutes).
+        public var blockErrors: Int
+        public var blockWindowSeconds: Double
+        /// `SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS`: how long regenerated-away secrets keep signing.
+        public var rotationOverlapSeconds: Double
+
+        public init(
+            retryDelays: [Double]? = nil, connectTimeoutSeconds: Double = 5, timeoutSeconds: Double = 15, concurrency: Int = 16,
+            blockErrors: Int = 100, blockWindowSeconds: Double = 600, rotationOverlapSeconds: Double = 86_400
+        ) {
+            self.retryDelays = retryDelays
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.timeoutSeconds = timeoutSeconds
+            self.concurrency = concurrency
+            self.blockErrors = blockErrors
+            self.blockWindowSeconds = blockWindowSeconds
+            self.rotationOverlapSeconds = rotationOverlapSeconds
+        }
+
+        /// Comma-separated seconds (`30,30,60`; decimals allowed for tests), each at most a week.
+        public static func parseDelays(_ text: String) -> [Double]? {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !parts.isEmpty, parts.count <= 100 else { return nil }
+            var delays: [Double] = []
+            for part in parts {
+                guard let value = Double(part), value.isFinite, value >= 0, value <= 7 * 86_400 else { return nil }
+                delays.append(value)
+            }
+            return delays
+        }
+    }
 
     public struct VenueSettings: Sendable {
         public var latencyMilliseconds: Int
@@ -54,7 +97,8 @@ public struct SwaplineSettings: Sendable {
         market: Market = .defaults,
         venue: VenueSettings = VenueSettings(),
         executionDeadlineSeconds: Int = 120,
-        webhookAllowedNetworks: [IPNetwork] = []
+        webhookAllowedNetworks: [IPNetwork] = [],
+        webhooks: WebhookSettings = WebhookSettings()
     ) {
         self.databaseURL = databaseURL
         self.host = host
@@ -64,6 +108,7 @@ public struct SwaplineSettings: Sendable {
         self.venue = venue
         self.executionDeadlineSeconds = executionDeadlineSeconds
         self.webhookAllowedNetworks = webhookAllowedNetworks
+        self.webhooks = webhooks
     }
 
     /// The readers in priority order: environment variables, then the file named by
@@ -117,6 +162,24 @@ public struct SwaplineSettings: Sendable {
         }
         let allowedNetworks = try IPNetwork.parseList(
             reader.string(forKey: "swapline.webhook.allowed.networks", default: ""), key: "SWAPLINE_WEBHOOK_ALLOWED_NETWORKS")
+        var webhooks = WebhookSettings()
+        if let text = reader.string(forKey: "swapline.webhook.retry.schedule"), !text.isEmpty {
+            guard let delays = WebhookSettings.parseDelays(text) else {
+                throw SwaplineConfigurationError(
+                    key: "SWAPLINE_WEBHOOK_RETRY_SCHEDULE", message: "must be comma-separated seconds (at most 100, each 0...604800), got \"\(text)\"")
+            }
+            webhooks.retryDelays = delays
+        }
+        webhooks.connectTimeoutSeconds = try seconds(
+            reader, "swapline.webhook.connect.timeout.seconds", "SWAPLINE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default: 5, range: 0.01...300)
+        webhooks.timeoutSeconds = try seconds(
+            reader, "swapline.webhook.timeout.seconds", "SWAPLINE_WEBHOOK_TIMEOUT_SECONDS", default: 15, range: 0.01...600)
+        webhooks.concurrency = try integer(reader, "swapline.webhook.concurrency", "SWAPLINE_WEBHOOK_CONCURRENCY", default: 16, range: 1...1024)
+        webhooks.blockErrors = try integer(reader, "swapline.webhook.block.errors", "SWAPLINE_WEBHOOK_BLOCK_ERRORS", default: 100, range: 1...1_000_000)
+        webhooks.blockWindowSeconds = try seconds(
+            reader, "swapline.webhook.block.window.seconds", "SWAPLINE_WEBHOOK_BLOCK_WINDOW_SECONDS", default: 600, range: 1...604_800)
+        webhooks.rotationOverlapSeconds = try seconds(
+            reader, "swapline.webhook.rotation.overlap.seconds", "SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS", default: 86_400, range: 0...2_592_000)
         return SwaplineSettings(
             databaseURL: databaseURL,
             host: reader.string(forKey: "swapline.host", default: "127.0.0.1"),
@@ -125,7 +188,8 @@ public struct SwaplineSettings: Sendable {
             market: market,
             venue: VenueSettings(latencyMilliseconds: latency, failureRate: failureRate, seed: UInt64(seed)),
             executionDeadlineSeconds: deadline,
-            webhookAllowedNetworks: allowedNetworks
+            webhookAllowedNetworks: allowedNetworks,
+            webhooks: webhooks
         )
     }
 
@@ -141,6 +205,21 @@ public struct SwaplineSettings: Sendable {
         guard let text = reader.string(forKey: key) else { return value }
         guard let number = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
             throw SwaplineConfigurationError(key: name, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")
+        }
+        return number
+    }
+
+    /// Reads a number of seconds (decimals allowed) given as text or as a JSON number.
+    static func seconds(_ reader: ConfigReader, _ key: ConfigKey, _ name: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
+        if let number = reader.double(forKey: key) {
+            guard range.contains(number) else {
+                throw SwaplineConfigurationError(key: name, message: "must be seconds in \(range.lowerBound)...\(range.upperBound), got \(number)")
+            }
+            return number
+        }
+        guard let text = reader.string(forKey: key) else { return value }
+        guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite, range.contains(number) else {
+            throw SwaplineConfigurationError(key: name, message: "must be seconds in \(range.lowerBound)...\(range.upperBound), got \"\(text)\"")
         }
         return number
     }

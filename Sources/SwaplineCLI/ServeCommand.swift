@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the projection runners (analysts' statistics) in this process.")
     var projections = true
 
+    @Flag(inversion: .prefixedNo, help: "Run the webhook notifier (outbox dispatcher and delivery workers) in this process.")
+    var notifier = true
+
     func run() async throws {
         let settings = try await Runtime.settings()
         let logger = Runtime.logger()
@@ -50,8 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
         let aggregates = AggregateLoader(store: EventStore.withReadModels(client: client, logger: logger))
         let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
+        let ssrfGuard = SSRFGuard(allowedNetworks: settings.webhookAllowedNetworks)
         let subscriptions = SubscriptionService(
-            client: client, secrets: settings.masterKey, ssrfGuard: SSRFGuard(allowedNetworks: settings.webhookAllowedNetworks), logger: logger)
+            client: client, secrets: settings.masterKey, ssrfGuard: ssrfGuard, rotationOverlap: settings.webhooks.rotationOverlapSeconds,
+            logger: logger)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
         if execution {
             let venue = SimulatedVenue(
@@ -66,6 +71,19 @@ struct ServeCommand: AsyncParsableCommand {
             for projection in ReadModels.runners {
                 services.append(ProjectionRunner(projection: projection, client: client, logger: logger))
             }
+        }
+        if notifier {
+            let webhooks = settings.webhooks
+            services.append(ProjectionRunner(projection: WebhookDispatcher(market: settings.market), client: client, logger: logger))
+            services.append(
+                DeliveryWorker(
+                    store: DeliveryStore(client: client, secrets: settings.masterKey, logger: logger),
+                    sender: WebhookSender(
+                        ssrfGuard: ssrfGuard, connectTimeoutSeconds: webhooks.connectTimeoutSeconds, timeoutSeconds: webhooks.timeoutSeconds,
+                        logger: logger),
+                    policy: webhooks.retryDelays.map { RetryPolicy(delays: $0) } ?? .calypso,
+                    concurrency: webhooks.concurrency, timeoutSeconds: webhooks.timeoutSeconds, blockErrors: webhooks.blockErrors,
+                    blockWindowSeconds: webhooks.blockWindowSeconds, logger: logger))
         }
         guard api else {
             // Workers only: the same services, started and stopped in order, without a listener.

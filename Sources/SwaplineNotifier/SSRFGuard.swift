@@ -94,6 +94,17 @@ public struct WebhookTarget: Sendable, Equatable {
     public var literal: IPAddress?
 }
 
+/// A webhook URL bound to the address the guard checked.
+public struct PinnedURL: Sendable, Equatable {
+    public var target: WebhookTarget
+    /// The checked address the connection goes to.
+    public var address: IPAddress
+    /// The URL with the address literal in place of the host name.
+    public var requestURL: String
+    /// The original host (and port when not the scheme's default) for the `Host` header.
+    public var hostHeader: String
+}
+
 /// Refuses webhook URLs that could reach Swapline's own network: only http(s), no userinfo, a
 /// valid port, and every address the host resolves to must be global — unless it falls in an
 /// allow-listed network (`SWAPLINE_WEBHOOK_ALLOWED_NETWORKS`). `check` returns the addresses it
@@ -131,6 +142,25 @@ public struct SSRFGuard: Sendable {
             }
         }
         return addresses
+    }
+
+    /// Checks the URL like `check` and pins it to the first checked address: the request goes to
+    /// that address literal with the original `Host`, so a second resolution (DNS rebinding) can
+    /// never take it elsewhere.
+    public func pin(_ url: String) async throws(SwaplineError) -> PinnedURL {
+        let target = try Self.parse(url)
+        let addresses = try await check(url)
+        let afterScheme = url[url.range(of: "://")!.upperBound...]
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        var pathAndQuery = String(afterScheme[authorityEnd...])
+        if let fragment = pathAndQuery.firstIndex(of: "#") { pathAndQuery = String(pathAndQuery[..<fragment]) }
+        if !pathAndQuery.hasPrefix("/") { pathAndQuery = "/" + pathAndQuery }
+        let hostForm = target.host.contains(":") ? "[\(target.host)]" : target.host
+        let defaultPort = target.scheme == "https" ? 443 : 80
+        return PinnedURL(
+            target: target, address: addresses[0],
+            requestURL: "\(target.scheme)://\(addresses[0].urlHost):\(target.port)\(pathAndQuery)",
+            hostHeader: target.port == defaultPort ? hostForm : "\(hostForm):\(target.port)")
     }
 
     /// Why the address may not be called, or nil when it may.

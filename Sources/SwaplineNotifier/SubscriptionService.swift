@@ -181,6 +181,40 @@ public struct SubscriptionService: Sendable {
         return try await get(account: account, requestId: requestId)
     }
 
+    /// Makes a BLOCKED (or DISABLED) subscription ACTIVE again and queues at once everything
+    /// still pending for it, plus what died since it was blocked: those failed while it was blocked.
+    public func unblock(account: AccountID, requestId: UUID) async throws -> WebhookSubscription {
+        let logger = self.logger
+        let at = now()
+        let found = try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE webhook_subscriptions s SET state = 'ACTIVE', blocked_at = NULL, updated_at = \(at)
+                FROM (SELECT request_id, blocked_at FROM webhook_subscriptions
+                      WHERE request_id = \(requestId) AND account_id = \(account.rawValue) AND deleted_at IS NULL FOR UPDATE) old
+                WHERE s.request_id = old.request_id
+                RETURNING old.blocked_at
+                """, logger: logger)
+            var found = false
+            var blockedAt: Date?
+            for try await row in rows.decode(Date?.self) {
+                found = true
+                blockedAt = row
+            }
+            guard found else { return false }
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = now(), round_attempts = 0, updated_at = now()
+                WHERE subscription_id = \(requestId)
+                  AND (status = 'PENDING' OR (status = 'DEAD' AND \(blockedAt)::timestamptz IS NOT NULL AND updated_at >= \(blockedAt)))
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(WebhookDispatcher.notificationChannel), '')", logger: logger)
+            return true
+        }
+        guard found else { throw notFound(requestId) }
+        return try await get(account: account, requestId: requestId)
+    }
+
     // MARK: - Validation
 
     static func validatedEventTypes(_ types: [String]) throws(SwaplineError) -> [String] {

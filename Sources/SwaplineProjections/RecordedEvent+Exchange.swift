@@ -3,15 +3,15 @@ import SwaplineDomain
 import SwaplineEventStore
 
 /// An exchange event as the read models use it: which exchange, at which version of its stream.
-struct ExchangeFact {
-    var id: ExchangeID
-    var version: Int64
-    var event: ExchangeEvent
+public struct ExchangeFact: Sendable {
+    public var id: ExchangeID
+    public var version: Int64
+    public var event: ExchangeEvent
 }
 
 extension Sequence where Element == RecordedEvent {
     /// The exchange events among these, decoded; other streams and unknown types are skipped.
-    func exchangeFacts() throws -> [ExchangeFact] {
+    public func exchangeFacts() throws -> [ExchangeFact] {
         try compactMap { recorded in
             guard recorded.streamId.hasPrefix("exchange-"), ExchangeEvent.eventTypes.contains(recorded.eventType),
                 let id = ExchangeID(recorded.streamId.dropFirst("exchange-".count))

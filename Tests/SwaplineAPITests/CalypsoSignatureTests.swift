@@ -1,5 +1,6 @@
 import Foundation
 import SwaplineAPI
+import SwaplineApplication
 import Testing
 
 @Suite("Calypso request signature")

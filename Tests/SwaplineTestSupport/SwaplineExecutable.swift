@@ -18,18 +18,38 @@ public enum SwaplineExecutable {
 
     public static var isBuilt: Bool { FileManager.default.isExecutableFile(atPath: url.path) }
 
+    /// The master key every process a test starts shares, so they read each other's secrets.
+    public static let masterKey = Data(repeating: 3, count: 32).base64EncodedString()
+
+    static func environment(_ database: TestDatabase, _ extra: [String: String]) -> [String: String] {
+        let databaseURL = database.url
+        return [
+            "DATABASE_URL": "postgres://\(databaseURL.username)@\(databaseURL.host):\(databaseURL.port)/\(databaseURL.database)",
+            "SWAPLINE_MASTER_KEY": masterKey,
+            "SWAPLINE_SCHEMA_DIR": TestDatabase.schemaDirectory.path,
+            "SWAPLINE_LOG_LEVEL": "error",
+        ].merging(extra) { $1 }
+    }
+
+    /// Starts `swapline arguments…` (e.g. a `serve` role) and returns it running; the caller
+    /// stops it (`terminate`, or `kill -9` to play a crash) and waits for it.
+    public static func launch(_ arguments: [String], database: TestDatabase, environment extra: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.environment = environment(database, extra)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.standardError
+        try process.run()
+        return process
+    }
+
     /// Runs `swapline arguments…` against `database` (as its owner URL) and waits for it.
     public static func run(_ arguments: [String], database: TestDatabase) throws -> CommandRun {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
-        let databaseURL = database.url
-        process.environment = [
-            "DATABASE_URL": "postgres://\(databaseURL.username)@\(databaseURL.host):\(databaseURL.port)/\(databaseURL.database)",
-            "SWAPLINE_MASTER_KEY": Data(repeating: 3, count: 32).base64EncodedString(),
-            "SWAPLINE_SCHEMA_DIR": TestDatabase.schemaDirectory.path,
-            "SWAPLINE_LOG_LEVEL": "error",
-        ]
+        process.environment = environment(database, [:])
         // Standard error goes to a file so a chatty command cannot fill a pipe nobody reads yet.
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-stderr-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)

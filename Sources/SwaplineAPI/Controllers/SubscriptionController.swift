@@ -5,10 +5,14 @@ import SwaplineDomain
 import SwaplineNotifier
 
 /// Calypso's webhook subscription methods under /api/v1/subscription/webhook: create, list,
-/// delete (DELETE or POST …/delete), change and regenerate. Delivery is not built yet.
+/// delete (DELETE or POST …/delete), change, regenerate, unblock, and the delivery log:
+/// deliveries, redeliver, recover.
 struct SubscriptionController<Context: RequestContext>: Sendable {
     let subscriptions: SubscriptionService
+    let deliveries: DeliveryStore
     let authenticator: RequestAuthenticator
+
+    static var maximumPageSize: Int { 500 }
 
     func addRoutes(to router: Router<Context>) {
         router.post("/api/v1/subscription/webhook/create") { request, _ in try await self.create(request) }
@@ -17,6 +21,95 @@ struct SubscriptionController<Context: RequestContext>: Sendable {
         router.post("/api/v1/subscription/webhook/delete") { request, _ in try await self.delete(request) }
         router.post("/api/v1/subscription/webhook/change") { request, _ in try await self.change(request) }
         router.post("/api/v1/subscription/webhook/regenerate") { request, _ in try await self.regenerate(request) }
+        router.post("/api/v1/subscription/webhook/unblock") { request, _ in try await self.unblock(request) }
+        router.post("/api/v1/subscription/webhook/deliveries") { request, _ in try await self.deliveryLog(request) }
+        router.post("/api/v1/subscription/webhook/redeliver") { request, _ in try await self.redeliver(request) }
+        router.post("/api/v1/subscription/webhook/recover") { request, _ in try await self.recover(request) }
+    }
+
+    func unblock(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let requestId = try signed.payload.uuid("requestId")
+        let subscription = try await subscriptions.unblock(account: signed.account, requestId: requestId)
+        return .json(Self.render(subscription))
+    }
+
+    func deliveryLog(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let payload = signed.payload
+        let requestId = try payload.uuid("requestId")
+        let status = try payload.optionalString("status", maxLength: 16)
+        if let status, !DeliveryStore.statuses.contains(status) {
+            throw SwaplineError.badRequest("payload.status must be one of \(DeliveryStore.statuses.joined(separator: ", "))")
+        }
+        let exchangeId = payload.value["exchangeId"] == nil ? nil : try payload.identifier("exchangeId")
+        var cursor: Int64?
+        if let text = try payload.optionalString("cursor", maxLength: 20) {
+            guard let value = Int64(text), value > 0 else { throw SwaplineError.badRequest("payload.cursor is not a cursor this API returned") }
+            cursor = value
+        }
+        var limit = 100
+        if payload.value["limit"] != nil {
+            let value = try payload.identifier("limit")
+            guard value <= Self.maximumPageSize else {
+                throw SwaplineError.badRequest("payload.limit must be an integer from 1 to \(Self.maximumPageSize)")
+            }
+            limit = Int(value)
+        }
+        let page = try await deliveries.list(
+            account: signed.account, subscriptionId: requestId, status: status, exchangeId: exchangeId, cursor: cursor, limit: limit)
+        return .json(
+            .object([
+                ("deliveries", .array(page.deliveries.map(Self.render))),
+                ("nextCursor", page.nextCursor.map { .string(String($0)) } ?? .null),
+            ]))
+    }
+
+    func redeliver(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let deliveryId = try signed.payload.identifier("deliveryId")
+        let delivery = try await deliveries.redeliver(account: signed.account, deliveryId: deliveryId)
+        return .json(Self.render(delivery))
+    }
+
+    func recover(_ request: Request) async throws -> Response {
+        let signed = try await authenticator.authenticate(request)
+        let payload = signed.payload
+        let requestId = try payload.uuid("requestId")
+        guard let since = try payload.optionalTime("since") else { throw SwaplineError.badRequest("payload.since is required") }
+        guard let until = try payload.optionalTime("until") else { throw SwaplineError.badRequest("payload.until is required") }
+        guard since < until else { throw SwaplineError.badRequest("payload.since must be before payload.until") }
+        let queued = try await deliveries.recover(account: signed.account, subscriptionId: requestId, since: since, until: until)
+        return .json(.object([("queued", .number(String(queued)))]))
+    }
+
+    /// A delivery of the log with its attempts.
+    static func render(_ delivery: DeliveryRecord) -> JSONValue {
+        .object([
+            ("deliveryId", .number(String(delivery.deliveryId))),
+            ("webhookId", .string(delivery.webhookId)),
+            ("requestId", .string(delivery.subscriptionId.uuidString.lowercased())),
+            ("eventType", .string(delivery.eventType)),
+            ("exchangeId", .number(String(delivery.exchangeId))),
+            ("sequence", .number(String(delivery.sequence))),
+            ("status", .string(delivery.status)),
+            ("createdDate", .string(Timestamp.format(delivery.createdAt))),
+            ("nextAttemptDate", delivery.nextAttemptAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ("deliveredDate", delivery.deliveredAt.map { .string(Timestamp.format($0)) } ?? .null),
+            (
+                "attempts",
+                .array(
+                    delivery.attempts.map { attempt in
+                        .object([
+                            ("at", .string(Timestamp.format(attempt.at))),
+                            ("httpStatus", attempt.httpStatus.map { .number(String($0)) } ?? .null),
+                            ("latencyMs", .number(String(attempt.latencyMilliseconds))),
+                            ("error", attempt.error.map(JSONValue.string) ?? .null),
+                            ("response", attempt.responseExcerpt.map(JSONValue.string) ?? .null),
+                        ])
+                    })
+            ),
+        ])
     }
 
     func create(_ request: Request) async throws -> Response {

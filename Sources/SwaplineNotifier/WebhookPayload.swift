@@ -1,0 +1,63 @@
+import Foundation
+import SwaplineApplication
+import SwaplineDomain
+
+/// The notifications an exchange sends: one per status change.
+public enum WebhookEventType: String, Sendable, CaseIterable {
+    case created = "EXCHANGE_CREATED"
+    case completed = "EXCHANGE_COMPLETED"
+    case failed = "EXCHANGE_FAILED"
+
+    /// The status change an event is, or nil for the events that send nothing (quoted, submitted).
+    public init?(_ event: ExchangeEvent) {
+        switch event {
+        case .requested: self = .created
+        case .completed: self = .completed
+        case .failed: self = .failed
+        case .quoted, .submitted: return nil
+        }
+    }
+
+    /// Calypso's `level`: INFO for created, SUCCESS for completed, WARNING for failed.
+    public var level: String {
+        switch self {
+        case .created: "INFO"
+        case .completed: "SUCCESS"
+        case .failed: "WARNING"
+        }
+    }
+
+    /// The exchange's notification number: the creation is the first, its outcome the second.
+    public var sequence: Int { self == .created ? 1 : 2 }
+}
+
+/// The body of a webhook in Calypso's shape, `data` holding the exchange object (the same one
+/// `exchange/get` answers) and the per-exchange `sequence`.
+public enum WebhookPayload {
+    public static let service = "EXCHANGE"
+
+    /// A new webhook id, `msg_` + 32 hex digits (Standard Webhooks' style of id).
+    public static func newWebhookId() -> String {
+        "msg_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    public static func body(
+        subscriptionId: UUID, webhookId: String, createdAt: Date, type: WebhookEventType, exchange: ExchangeView, market: Market
+    ) -> [UInt8] {
+        var data = exchange.json(market: market)
+        if case .object(var members) = data {
+            members.append(("sequence", .number(String(type.sequence))))
+            data = .object(members)
+        }
+        let payload = JSONValue.object([
+            ("requestId", .string(subscriptionId.uuidString.lowercased())),
+            ("id", .string(webhookId)),
+            ("createdDate", .string(Timestamp.format(createdAt))),
+            ("level", .string(type.level)),
+            ("service", .string(service)),
+            ("eventType", .string(type.rawValue)),
+            ("data", data),
+        ])
+        return Array(payload.serialized().utf8)
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import PostgresNIO
+import SwaplineApplication
+import SwaplineDomain
+import SwaplineNotifier
+import SwaplineTestSupport
+import Synchronization
+import Testing
+
+@Suite("Webhook delivery to a real receiver on loopback")
+struct DeliveryTests {
+    @Test func everyStatusChangeReachesEveryMatchingSubscriptionSignedAndInOrder() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with { receiver, url in
+                let merchant = try await notifier.merchant()
+                let everything = try await notifier.subscribe(merchant, url: url)
+                let outcomes = try await notifier.subscribe(merchant, url: url + "?only=completed", types: ["EXCHANGE_COMPLETED"])
+                let stranger = try await notifier.merchant()
+                let strangers = try await notifier.subscribe(stranger, url: url + "?stranger")
+                let exchange = try await notifier.exchange(merchant, amount: "150.25")
+                try await notifier.settle()
+                let received = try await notifier.running(notifier.worker()) {
+                    try await eventually("three webhooks") { receiver.received.count >= 3 ? receiver.received : nil }
+                }
+                let forEverything = received.filter { $0.json?["requestId"] as? String == everything.requestId.uuidString.lowercased() }
+                let forOutcomes = received.filter { $0.json?["requestId"] as? String == outcomes.requestId.uuidString.lowercased() }
+                #expect(forEverything.map(\.eventType) == ["EXCHANGE_CREATED", "EXCHANGE_COMPLETED"])
+                #expect(forOutcomes.map(\.eventType) == ["EXCHANGE_COMPLETED"])
+                #expect(!received.contains { $0.json?["requestId"] as? String == strangers.requestId.uuidString.lowercased() })
+                #expect(forEverything.allSatisfy { verifies($0, everything) })
+                #expect(forOutcomes.allSatisfy { verifies($0, outcomes) })
+                #expect(!forOutcomes.contains { verifies($0, everything) }, "a subscription's secrets sign only its own webhooks")
+
+                let created = try #require(forEverything.first?.json)
+                #expect(created["id"] as? String == forEverything.first?.webhookId)
+                #expect(created["level"] as? String == "INFO")
+                #expect(created["service"] as? String == "EXCHANGE")
+                let createdData = try #require(created["data"] as? [String: Any])
+                #expect((createdData["id"] as? NSNumber)?.int64Value == exchange.id)
+                #expect(createdData["state"] as? String == "IN_PROGRESS")
+                #expect((createdData["sequence"] as? NSNumber)?.intValue == 1)
+                let completed = try #require(forEverything.last?.json)
+                #expect(completed["level"] as? String == "SUCCESS")
+                let completedData = try #require(completed["data"] as? [String: Any])
+                #expect(completedData["state"] as? String == "COMPLETED")
+                #expect((completedData["sequence"] as? NSNumber)?.intValue == 2)
+                // Amounts are written exactly at the currency's scale, as the API writes them.
+                let text = String(decoding: forEverything[1].body, as: UTF8.self)
+                #expect(text.contains(#""sourceAmount":150.25,"#))
+
+                let log = try await notifier.log(merchant, everything)
+                #expect(log.count == 2)
+                #expect(log.allSatisfy { $0.status == "DELIVERED" && $0.attempts.count == 1 && $0.attempts[0].httpStatus == 200 })
+            }
+        }
+    }
+
+    @Test func failedAttemptsAreRetriedOnTheScheduleWithTheSameWebhookId() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with(reply: { _, index in .init(status: index < 2 ? 500 : 200) }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                let subscription = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                _ = try await notifier.exchange(merchant)
+                let received = try await notifier.running(notifier.worker(delays: [0.3, 0.6])) {
+                    try await eventually("three attempts") { receiver.received.count >= 3 ? receiver.received : nil }
+                }
+                #expect(received.count == 3)
+                #expect(Set(received.map(\.webhookId)).count == 1, "the webhook-id is stable across retries")
+                #expect(received.allSatisfy { verifies($0, subscription) }, "every retry is signed afresh")
+                #expect(received[1].at - received[0].at >= .milliseconds(300))
+                #expect(received[2].at - received[1].at >= .milliseconds(600))
+                let delivery = try #require(try await notifier.log(merchant, subscription).first)
+                #expect(delivery.status == "DELIVERED")
+                #expect(delivery.attempts.map(\.httpStatus) == [500, 500, 200])
+                #expect(delivery.attempts.first?.responseExcerpt == "receiver says 500")
+            }
+        }
+    }
+
+    @Test func aTimeoutAndARefusedConnectionAreFailedAttemptsThenTheDeliveryDiesAndCanBeRedelivered() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with(reply: { _, index in index == 0 ? .init(delay: .seconds(1)) : .init() }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                // Nothing listens on the port of a receiver that has stopped.
+                let closedPort = try await WebhookReceiver.with { _, url in url }
+                let refused = try await notifier.subscribe(merchant, url: closedPort, types: ["EXCHANGE_CREATED"])
+                let slow = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                _ = try await notifier.exchange(merchant)
+                try await notifier.dispatch(expecting: 2)
+                let worker = notifier.worker(delays: [0.05], timeoutSeconds: 0.3)
+                let dead = try await eventually("the refused delivery dies and the slow one is delivered") {
+                    try await worker.runOnce()
+                    let refusedLog = try await notifier.log(merchant, refused)
+                    let slowLog = try await notifier.log(merchant, slow)
+                    return refusedLog.first?.status == "DEAD" && slowLog.first?.status == "DELIVERED" ? (refusedLog[0], slowLog[0]) : nil
+                }
+                #expect(dead.0.attempts.count == 2)
+                #expect(dead.0.attempts.allSatisfy { $0.httpStatus == nil && $0.error != nil })
+                #expect(dead.1.attempts.first?.httpStatus == nil)
+                #expect(dead.1.attempts.first?.error == "timed out")
+                #expect(dead.1.attempts.last?.httpStatus == 200)
+
+                // The merchant fixes the endpoint and asks for the dead one again.
+                _ = try await notifier.subscriptions.change(account: merchant, requestId: refused.requestId, url: url, eventTypes: nil)
+                let again = try await notifier.store.redeliver(account: merchant, deliveryId: dead.0.deliveryId)
+                #expect(again.status == "PENDING")
+                let redelivered = try await eventually("the redelivery") {
+                    try await worker.runOnce()
+                    return try await notifier.log(merchant, refused).first.flatMap { $0.status == "DELIVERED" ? $0 : nil }
+                }
+                #expect(redelivered.attempts.count == 3)
+                #expect(receiver.received.filter { $0.webhookId == dead.0.webhookId }.count == 1)
+            }
+        }
+    }
+
+    @Test func gone410DisablesTheSubscriptionAndUnblockingResends() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with(reply: { _, index in .init(status: index == 0 ? 410 : 200) }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                let subscription = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                _ = try await notifier.exchange(merchant)
+                try await notifier.dispatch(expecting: 1)
+                let worker = notifier.worker(delays: [0.05, 0.05])
+                _ = try await eventually("the subscription disabled") {
+                    try await worker.runOnce()
+                    return try await notifier.state(of: subscription, merchant) == "DISABLED" ? true : nil
+                }
+                // Disabled: the retry comes due but is not sent.
+                _ = try await notifier.exchange(merchant)
+                try await notifier.dispatch(expecting: 2)
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await worker.runOnce() == 0)
+                #expect(receiver.received.count == 1)
+
+                let active = try await notifier.subscriptions.unblock(account: merchant, requestId: subscription.requestId)
+                #expect(active.state == "ACTIVE")
+                _ = try await eventually("both delivered") {
+                    try await worker.runOnce()
+                    return try await notifier.deliveryCount(status: "DELIVERED") == 2 ? true : nil
+                }
+                #expect(receiver.received.count == 3)
+            }
+        }
+    }
+
+    @Test func retryAfterOf429IsHonoured() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with(reply: { _, index in index == 0 ? .init(status: 429, headers: [("Retry-After", "1")]) : .init() }) {
+                receiver, url in
+                let merchant = try await notifier.merchant()
+                _ = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                _ = try await notifier.exchange(merchant)
+                let received = try await notifier.running(notifier.worker(delays: [0.05, 0.05])) {
+                    try await eventually("the second attempt") { receiver.received.count >= 2 ? receiver.received : nil }
+                }
+                #expect(received[1].at - received[0].at >= .seconds(1), "the schedule says 50 ms; Retry-After says 1 s")
+            }
+        }
+    }
+
+    @Test func sustainedFailureBlocksTheSubscriptionAndUnblockingResendsWhatFailed() async throws {
+        try await NotifierHarness.with { notifier in
+            let healthy = Atomic<Bool>(false)
+            try await WebhookReceiver.with(reply: { _, _ in .init(status: healthy.load(ordering: .relaxed) ? 200 : 503) }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                let subscription = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                for _ in 0..<3 { _ = try await notifier.exchange(merchant) }
+                try await notifier.dispatch(expecting: 3)
+                let worker = notifier.worker(delays: Array(repeating: 0.02, count: 10), blockErrors: 4)
+                _ = try await eventually("blocked after more than 4 errors") {
+                    try await worker.runOnce()
+                    return try await notifier.state(of: subscription, merchant) == "BLOCKED" ? true : nil
+                }
+                // Errors recorded at the same moment do not see each other, so the block comes at the
+                // fifth error or a little after it; never before.
+                let attemptsWhenBlocked = receiver.received.count
+                #expect(attemptsWhenBlocked >= 5)
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await worker.runOnce() == 0, "a blocked subscription is not called")
+                #expect(receiver.received.count == attemptsWhenBlocked)
+                #expect(try await notifier.deliveryCount(status: "PENDING") == 3)
+
+                healthy.store(true, ordering: .relaxed)
+                _ = try await notifier.subscriptions.unblock(account: merchant, requestId: subscription.requestId)
+                _ = try await eventually("everything that failed is resent") {
+                    try await worker.runOnce()
+                    return try await notifier.deliveryCount(status: "DELIVERED") == 3 ? true : nil
+                }
+                #expect(try await notifier.state(of: subscription, merchant) == "ACTIVE")
+            }
+        }
+    }
+
+    @Test func recoverQueuesTheDeadDeliveriesOfATimeRange() async throws {
+        try await NotifierHarness.with { notifier in
+            let healthy = Atomic<Bool>(false)
+            try await WebhookReceiver.with(reply: { _, _ in .init(status: healthy.load(ordering: .relaxed) ? 200 : 500) }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                let subscription = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                for _ in 0..<2 { _ = try await notifier.exchange(merchant) }
+                try await notifier.dispatch(expecting: 2)
+                let worker = notifier.worker(delays: [])
+                _ = try await eventually("both dead") {
+                    try await worker.runOnce()
+                    return try await notifier.deliveryCount(status: "DEAD") == 2 ? true : nil
+                }
+                healthy.store(true, ordering: .relaxed)
+                let outside = try await notifier.store.recover(
+                    account: merchant, subscriptionId: subscription.requestId, since: Date().addingTimeInterval(60),
+                    until: Date().addingTimeInterval(120))
+                #expect(outside == 0)
+                let queued = try await notifier.store.recover(
+                    account: merchant, subscriptionId: subscription.requestId, since: Date().addingTimeInterval(-60), until: Date().addingTimeInterval(60))
+                #expect(queued == 2)
+                _ = try await eventually("both delivered") {
+                    try await worker.runOnce()
+                    return try await notifier.deliveryCount(status: "DELIVERED") == 2 ? true : nil
+                }
+                #expect(receiver.received.count == 4)
+                let stranger = try await notifier.merchant()
+                await #expect(throws: SwaplineError.self) {
+                    try await notifier.store.recover(
+                        account: stranger, subscriptionId: subscription.requestId, since: .distantPast, until: .distantFuture)
+                }
+            }
+        }
+    }
+
+    @Test func aLaterStatusWaitsForTheEarlierOneAndOtherEndpointsDoNotWait() async throws {
+        try await NotifierHarness.with { notifier in
+            // The slow endpoint fails the creation twice, then holds every request until released.
+            try await WebhookReceiver.with(reply: { _, index in index < 2 ? .init(status: 500) : .init(hold: true) }) { slow, slowURL in
+                try await WebhookReceiver.with { fast, fastURL in
+                    let merchant = try await notifier.merchant()
+                    _ = try await notifier.subscribe(merchant, url: slowURL)
+                    _ = try await notifier.subscribe(merchant, url: fastURL)
+                    _ = try await notifier.exchange(merchant)
+                    try await notifier.settle()
+                    try await notifier.running(notifier.worker(delays: [0.1, 0.1, 0.1])) {
+                        _ = try await eventually("the fast endpoint has both") { fast.received.count == 2 ? true : nil }
+                        _ = try await eventually("the slow endpoint holds its third attempt") { slow.received.count == 3 ? true : nil }
+                        #expect(slow.received.map(\.eventType) == ["EXCHANGE_CREATED", "EXCHANGE_CREATED", "EXCHANGE_CREATED"])
+                        slow.release()
+                        _ = try await eventually("the slow endpoint gets the completion after the creation") {
+                            slow.received.count == 4 ? true : nil
+                        }
+                    }
+                    #expect(fast.received.map(\.eventType) == ["EXCHANGE_CREATED", "EXCHANGE_COMPLETED"])
+                    #expect(slow.received.last?.eventType == "EXCHANGE_COMPLETED")
+                }
+            }
+        }
+    }
+
+    @Test func aNameThatRebindsToAPrivateAddressIsRefusedAtDeliveryBeforeAnyConnection() async throws {
+        // Loopback is not allow-listed here, so the guard must refuse it.
+        try await NotifierHarness.with(allowedNetworks: []) { notifier in
+            notifier.resolver.point("hooks.merchant.test", to: ["93.184.215.14"])
+            let merchant = try await notifier.merchant()
+            let subscription = try await notifier.subscribe(merchant, url: "http://hooks.merchant.test/hook", types: ["EXCHANGE_CREATED"])
+            notifier.resolver.point("hooks.merchant.test", to: ["127.0.0.1"])
+            _ = try await notifier.exchange(merchant)
+            try await notifier.dispatch(expecting: 1)
+            #expect(try await notifier.worker(delays: [60]).runOnce() == 1)
+            let attempt = try #require(try await notifier.log(merchant, subscription).first?.attempts.first)
+            #expect(attempt.httpStatus == nil)
+            #expect(attempt.error?.contains("resolves to 127.0.0.1, which is loopback") == true)
+            #expect(attempt.latencyMilliseconds < 1000)
+        }
+    }
+
+    @Test func theSenderConnectsOnlyToTheCheckedAddress() async throws {
+        let guardian = SSRFGuard(
+            allowedNetworks: NotifierHarness.loopback, resolver: StaticHostResolver(["hooks.merchant.test": ["127.0.0.1", "93.184.215.14"]]))
+        let pinned = try await guardian.pin("http://hooks.merchant.test:8443/a/b?c=d#frag")
+        #expect(pinned.requestURL == "http://127.0.0.1:8443/a/b?c=d")
+        #expect(pinned.hostHeader == "hooks.merchant.test:8443")
+        let ipv6 = try await SSRFGuard(allowedNetworks: [IPNetwork("::1/128")!]).pin("http://[::1]/")
+        #expect(ipv6.requestURL == "http://[::1]:80/")
+        #expect(ipv6.hostHeader == "[::1]")
+    }
+}
