@@ -55,6 +55,29 @@ struct DeliveryTests {
         }
     }
 
+    @Test func duringARotationOverlapBothWebhookSecretsSignAndSignUsesTheNewKey() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with { receiver, url in
+                let merchant = try await notifier.merchant()
+                let original = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                let rotated = try await notifier.subscriptions.regenerate(account: merchant, requestId: original.requestId)
+                _ = try await notifier.exchange(merchant)
+                try await notifier.dispatch(expecting: 1)
+                #expect(try await notifier.worker().runOnce() == 1)
+                let received = try #require(receiver.received.first)
+                #expect(received.headers["webhook-signature"]?.split(separator: " ").count == 2)
+                #expect(verifies(received, rotated), "the new secrets verify")
+                let signedWithOldKey = CalypsoSignature.isValid(signature: received.headers["sign"] ?? "", body: received.body, secret: original.secretKey)
+                #expect(!signedWithOldKey, "Sign uses only the new secretKey")
+                let timestamp = Int64(received.headers["webhook-timestamp"] ?? "") ?? 0
+                #expect(
+                    WebhookSignature.verifyStandard(
+                        header: received.headers["webhook-signature"] ?? "", webhookId: received.webhookId, timestamp: timestamp,
+                        body: received.body, secret: original.webhookSecret), "the old webhook secret still verifies during the overlap")
+            }
+        }
+    }
+
     @Test func failedAttemptsAreRetriedOnTheScheduleWithTheSameWebhookId() async throws {
         try await NotifierHarness.with { notifier in
             try await WebhookReceiver.with(reply: { _, index in .init(status: index < 2 ? 500 : 200) }) { receiver, url in
