@@ -53,11 +53,26 @@ struct SettingsTests {
         #expect(settings.port == 8080)
         #expect(settings.databaseURL.port == 54329)
         #expect(settings.venue.failureRate == 0)
+        #expect(settings.webhooks == SwaplineSettings.WebhookSettings())
+        #expect(settings.webhooks.retryDelays == nil, "Calypso's schedule")
+    }
+
+    @Test func webhookSettingsAreRead() async throws {
+        let settings = try await load([
+            "SWAPLINE_MASTER_KEY": Self.key, "SWAPLINE_WEBHOOK_RETRY_SCHEDULE": "0.5, 1,2", "SWAPLINE_WEBHOOK_TIMEOUT_SECONDS": "2.5",
+            "SWAPLINE_WEBHOOK_CONCURRENCY": "4", "SWAPLINE_WEBHOOK_BLOCK_ERRORS": "7",
+        ])
+        #expect(settings.webhooks.retryDelays == [0.5, 1, 2])
+        #expect(settings.webhooks.timeoutSeconds == 2.5)
+        #expect(settings.webhooks.concurrency == 4)
+        #expect(settings.webhooks.blockErrors == 7)
     }
 
     @Test(arguments: [
         ["SWAPLINE_PORT": "eighty"], ["SWAPLINE_PORT": "70000"], ["SWAPLINE_MASTER_KEY": "short"], ["DATABASE_URL": "mysql://x@y/z"],
         ["SWAPLINE_VENUE_FAILURE_RATE": "1.5"], ["SWAPLINE_VENUE_LATENCY_MS": "-1"], ["SWAPLINE_MARKET_FILE": "/nonexistent.json"],
+        ["SWAPLINE_WEBHOOK_RETRY_SCHEDULE": "30,,60"], ["SWAPLINE_WEBHOOK_TIMEOUT_SECONDS": "0"], ["SWAPLINE_WEBHOOK_CONCURRENCY": "many"],
+        ["SWAPLINE_WEBHOOK_BLOCK_ERRORS": "0"], ["SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS": "-5"],
     ])
     func aBadValueNamesItsKey(_ override: [String: String]) async throws {
         var environment = ["SWAPLINE_MASTER_KEY": Self.key]
