@@ -51,6 +51,7 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
         }
         return Response.json(.object([("status", .string("ready"))]))
     }
+    router.get("/openapi.yaml") { _, _ in OpenAPIDocument.response }
     if let registry = dependencies.metrics {
         router.get("/metrics") { _, _ in
             Response(
