@@ -21,11 +21,13 @@ public struct APIDependencies: Sendable {
     public var readiness: @Sendable () async -> String?
     /// Webhook subscriptions; nil mounts no `/api/v1/subscription/webhook` routes.
     public var subscriptions: SubscriptionService?
+    /// The per-key request rate limit of the signed routes, in this process; nil limits nothing.
+    public var rateLimiter: KeyRateLimiter?
 
     public init(
         accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024,
         metrics: PrometheusCollectorRegistry? = nil, readiness: @escaping @Sendable () async -> String? = { nil },
-        subscriptions: SubscriptionService? = nil
+        subscriptions: SubscriptionService? = nil, rateLimiter: KeyRateLimiter? = nil
     ) {
         self.accounts = accounts
         self.exchanges = exchanges
@@ -35,6 +37,7 @@ public struct APIDependencies: Sendable {
         self.metrics = metrics
         self.readiness = readiness
         self.subscriptions = subscriptions
+        self.rateLimiter = rateLimiter
     }
 }
 
@@ -60,17 +63,23 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
     }
+    // The signed routes: the rate limit runs after routing (so metrics name the route) and before
+    // the body is read, the signature checked or the database asked.
+    let signed = router.group()
+    if let limiter = dependencies.rateLimiter {
+        signed.add(middleware: RateLimitMiddleware(limiter: limiter))
+    }
     let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
     ExchangeController(
         accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries,
         statistics: StatisticsQueries(client: dependencies.exchanges.client, logger: dependencies.exchanges.logger), authenticator: authenticator)
-        .addRoutes(to: router)
+        .addRoutes(to: signed)
     if let subscriptions = dependencies.subscriptions {
         SubscriptionController(
             subscriptions: subscriptions,
             deliveries: DeliveryStore(client: subscriptions.client, secrets: subscriptions.secrets, logger: subscriptions.logger),
             authenticator: authenticator
-        ).addRoutes(to: router)
+        ).addRoutes(to: signed)
     }
     return router
 }

@@ -1069,7 +1069,17 @@ private let openAPIYAML = #"""
               schema:
                 $ref: "#/components/schemas/Error"
         RateLimited:
-          description: Rate limit exceeded; code `111`. Back off and retry, re-signed with a fresh `timestamp`.
+          description: >-
+            Rate limit exceeded; code `111`. Each API node allows every `Key` `SWAPLINE_RATE_LIMIT_PER_SECOND`
+            requests a second (100 by default) in bursts of up to `SWAPLINE_RATE_LIMIT_BURST` (200), so a
+            cluster allows nodes × that. Wait `Retry-After` seconds, then retry, re-signed with a fresh
+            `timestamp`.
+          headers:
+            Retry-After:
+              description: Whole seconds until the key may send again, at least 1.
+              schema:
+                type: integer
+                minimum: 1
           x-error-codes: ["111"]
           content:
             application/json:

@@ -32,6 +32,23 @@ public struct SwaplineSettings: Sendable {
     /// they are not global (e.g. `127.0.0.0/8` for local development); empty by default.
     public var webhookAllowedNetworks: [IPNetwork]
     public var webhooks: WebhookSettings
+    public var rateLimit: RateLimitSettings
+
+    /// The per-key request rate limit of the signed API routes, kept by each API process on its
+    /// own: a cluster of n API nodes allows n × this per key.
+    public struct RateLimitSettings: Sendable, Equatable {
+        /// `SWAPLINE_RATE_LIMIT_PER_SECOND`: requests a second per API key; 0 switches the limit off.
+        public var perSecond: Int
+        /// `SWAPLINE_RATE_LIMIT_BURST`: how many requests a key may make at once after a quiet spell.
+        public var burst: Int
+
+        public init(perSecond: Int = 100, burst: Int = 200) {
+            self.perSecond = perSecond
+            self.burst = burst
+        }
+
+        public var isEnabled: Bool { perSecond > 0 }
+    }
 
     /// How the notifier delivers (SWAPLINE_WEBHOOK_…).
     public struct WebhookSettings: Sendable, Equatable {
@@ -98,7 +115,8 @@ public struct SwaplineSettings: Sendable {
         venue: VenueSettings = VenueSettings(),
         executionDeadlineSeconds: Int = 120,
         webhookAllowedNetworks: [IPNetwork] = [],
-        webhooks: WebhookSettings = WebhookSettings()
+        webhooks: WebhookSettings = WebhookSettings(),
+        rateLimit: RateLimitSettings = RateLimitSettings()
     ) {
         self.databaseURL = databaseURL
         self.host = host
@@ -109,6 +127,7 @@ public struct SwaplineSettings: Sendable {
         self.executionDeadlineSeconds = executionDeadlineSeconds
         self.webhookAllowedNetworks = webhookAllowedNetworks
         self.webhooks = webhooks
+        self.rateLimit = rateLimit
     }
 
     /// The readers in priority order: environment variables, then the file named by
@@ -180,6 +199,9 @@ public struct SwaplineSettings: Sendable {
             reader, "swapline.webhook.block.window.seconds", "SWAPLINE_WEBHOOK_BLOCK_WINDOW_SECONDS", default: 600, range: 1...604_800)
         webhooks.rotationOverlapSeconds = try seconds(
             reader, "swapline.webhook.rotation.overlap.seconds", "SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS", default: 86_400, range: 0...2_592_000)
+        let rateLimit = RateLimitSettings(
+            perSecond: try integer(reader, "swapline.rate.limit.per.second", "SWAPLINE_RATE_LIMIT_PER_SECOND", default: 100, range: 0...1_000_000),
+            burst: try integer(reader, "swapline.rate.limit.burst", "SWAPLINE_RATE_LIMIT_BURST", default: 200, range: 1...1_000_000))
         return SwaplineSettings(
             databaseURL: databaseURL,
             host: reader.string(forKey: "swapline.host", default: "127.0.0.1"),
@@ -189,7 +211,8 @@ public struct SwaplineSettings: Sendable {
             venue: VenueSettings(latencyMilliseconds: latency, failureRate: failureRate, seed: UInt64(seed)),
             executionDeadlineSeconds: deadline,
             webhookAllowedNetworks: allowedNetworks,
-            webhooks: webhooks
+            webhooks: webhooks,
+            rateLimit: rateLimit
         )
     }
 

@@ -96,7 +96,9 @@ struct ServeCommand: AsyncParsableCommand {
             APIDependencies(
                 accounts: accounts, exchanges: exchanges, metrics: registry,
                 readiness: { await Readiness.problem(client: client, migrator: migrator, logger: logger) },
-                subscriptions: subscriptions),
+                subscriptions: subscriptions,
+                rateLimiter: settings.rateLimit.isEnabled
+                    ? KeyRateLimiter(ratePerSecond: Double(settings.rateLimit.perSecond), burst: settings.rateLimit.burst) : nil),
             host: host ?? settings.host,
             port: port ?? settings.port,
             services: services,

@@ -75,7 +75,8 @@ struct APIHarness: Sendable {
     ])
 
     static func with(
-        market: Market = .defaults, webhookAllowedNetworks: [IPNetwork] = [], _ body: @Sendable (APIHarness) async throws -> Void
+        market: Market = .defaults, webhookAllowedNetworks: [IPNetwork] = [], rateLimiter: KeyRateLimiter? = nil,
+        _ body: @Sendable (APIHarness) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
             let clock = TestClock()
@@ -85,7 +86,8 @@ struct APIHarness: Sendable {
             let subscriptions = SubscriptionService(
                 client: database.app, secrets: masterKey, ssrfGuard: SSRFGuard(allowedNetworks: webhookAllowedNetworks, resolver: webhookHosts),
                 logger: database.logger, now: now)
-            let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges, now: now, subscriptions: subscriptions))
+            let router = buildRouter(
+                APIDependencies(accounts: accounts, exchanges: exchanges, now: now, subscriptions: subscriptions, rateLimiter: rateLimiter))
             let app = Application(router: router, logger: database.logger)
             try await app.test(.router) { client in
                 try await body(

@@ -55,6 +55,15 @@ struct SettingsTests {
         #expect(settings.venue.failureRate == 0)
         #expect(settings.webhooks == SwaplineSettings.WebhookSettings())
         #expect(settings.webhooks.retryDelays == nil, "Calypso's schedule")
+        #expect(settings.rateLimit == SwaplineSettings.RateLimitSettings(perSecond: 100, burst: 200))
+    }
+
+    @Test func rateLimitSettingsAreRead() async throws {
+        let settings = try await load(["SWAPLINE_MASTER_KEY": Self.key, "SWAPLINE_RATE_LIMIT_PER_SECOND": "5", "SWAPLINE_RATE_LIMIT_BURST": "7"])
+        #expect(settings.rateLimit == SwaplineSettings.RateLimitSettings(perSecond: 5, burst: 7))
+        #expect(settings.rateLimit.isEnabled)
+        let off = try await load(["SWAPLINE_MASTER_KEY": Self.key, "SWAPLINE_RATE_LIMIT_PER_SECOND": "0"])
+        #expect(!off.rateLimit.isEnabled, "0 a second switches the limit off")
     }
 
     @Test func webhookSettingsAreRead() async throws {
@@ -73,6 +82,8 @@ struct SettingsTests {
         ["SWAPLINE_VENUE_FAILURE_RATE": "1.5"], ["SWAPLINE_VENUE_LATENCY_MS": "-1"], ["SWAPLINE_MARKET_FILE": "/nonexistent.json"],
         ["SWAPLINE_WEBHOOK_RETRY_SCHEDULE": "30,,60"], ["SWAPLINE_WEBHOOK_TIMEOUT_SECONDS": "0"], ["SWAPLINE_WEBHOOK_CONCURRENCY": "many"],
         ["SWAPLINE_WEBHOOK_BLOCK_ERRORS": "0"], ["SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS": "-5"],
+        ["SWAPLINE_RATE_LIMIT_PER_SECOND": "-1"], ["SWAPLINE_RATE_LIMIT_PER_SECOND": "fast"], ["SWAPLINE_RATE_LIMIT_BURST": "0"],
+        ["SWAPLINE_RATE_LIMIT_BURST": "1.5"],
     ])
     func aBadValueNamesItsKey(_ override: [String: String]) async throws {
         var environment = ["SWAPLINE_MASTER_KEY": Self.key]

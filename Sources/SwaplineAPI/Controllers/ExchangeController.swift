@@ -12,7 +12,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     let authenticator: RequestAuthenticator
     var market: Market { exchanges.market }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/api/v1/account") { request, _ in try await self.account(request) }
         router.post("/api/v1/exchange/pairs") { request, _ in try await self.pairs(request) }
         router.post("/api/v1/exchange/limit") { request, _ in try await self.limit(request) }

@@ -14,7 +14,7 @@ struct SubscriptionController<Context: RequestContext>: Sendable {
 
     static var maximumPageSize: Int { 500 }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/api/v1/subscription/webhook/create") { request, _ in try await self.create(request) }
         router.post("/api/v1/subscription/webhook") { request, _ in try await self.list(request) }
         router.delete("/api/v1/subscription/webhook") { request, _ in try await self.delete(request) }

@@ -1,0 +1,35 @@
+import HTTPTypes
+import Hummingbird
+import SwaplineApplication
+
+/// Refuses a signed request whose `Key` has used up its bucket with 429, code `111` and a
+/// `Retry-After` in whole seconds, before its body is read, its signature checked or the database
+/// asked. Mounted on the signed `/api/v1/` routes only. A request without a `Key` (or with one too
+/// long to be a key) passes: the authenticator refuses it with `002` without any database work.
+struct RateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
+    let limiter: KeyRateLimiter
+
+    static var keyField: HTTPField.Name { HTTPField.Name("Key")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let key = request.headers[Self.keyField], !key.isEmpty, key.utf8.count <= 128 else {
+            return try await next(request, context)
+        }
+        switch limiter.acquire(key: key) {
+        case .allowed:
+            return try await next(request, context)
+        case .refused(let retryAfter):
+            var response = CalypsoErrorMiddleware<Context>.response(
+                SwaplineError(
+                    .rateLimitExceeded,
+                    "rate limit exceeded: at most \(Self.format(limiter.ratePerSecond)) requests a second per key (bursts of \(Int(limiter.burst))) on this node; retry after \(retryAfter) s, re-signed with a fresh timestamp"
+                ))
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        }
+    }
+
+    static func format(_ rate: Double) -> String {
+        rate == rate.rounded() && rate < 1e15 ? String(Int(rate)) : String(rate)
+    }
+}
