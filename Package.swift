@@ -131,6 +131,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `swapline bench`: Swapline's workloads, each measured beside PostgreSQL's own figure.
+        .target(
+            name: "SwaplineBenchmarks",
+            dependencies: [
+                "SwaplineDomain",
+                "SwaplineEventStore",
+                "SwaplineApplication",
+                "SwaplineAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The one `swapline` executable and its subcommands.
         .executableTarget(
             name: "SwaplineCLI",
@@ -143,6 +158,7 @@ let package = Package(
                 "SwaplineAudit",
                 "SwaplineProjections",
                 "SwaplineNotifier",
+                "SwaplineBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,0 +1,92 @@
+import Foundation
+
+/// One workload's figure against its baseline: the median of the runs, with their spread.
+public struct BenchmarkResult: Codable, Sendable {
+    public var name: String
+    public var value: Double
+    public var baseline: Double?
+    public var ratio: Double?
+    /// The issue's goal, as text (`>= 0.8x`, `p99 < 50 ms`).
+    public var goal: String
+    public var unit: String
+    public var min: Double
+    public var max: Double
+    public var runs: Int
+    public var p50: Double?
+    public var p99: Double?
+    public var baselineMin: Double?
+    public var baselineMax: Double?
+    /// Whether the goal is met, when the goal is a ratio or a latency bound.
+    public var met: Bool?
+
+    public init(name: String, values: [Double], baselines: [Double]?, goalRatio: Double?, goal: String, unit: String, p50: Double? = nil, p99: Double? = nil, p99Bound: Double? = nil) {
+        self.name = name
+        let value = Self.median(values)
+        self.value = value
+        self.min = values.min() ?? 0
+        self.max = values.max() ?? 0
+        self.runs = values.count
+        self.goal = goal
+        self.unit = unit
+        self.p50 = p50
+        self.p99 = p99
+        if let baselines, !baselines.isEmpty {
+            let baseline = Self.median(baselines)
+            self.baseline = baseline
+            self.baselineMin = baselines.min()
+            self.baselineMax = baselines.max()
+            self.ratio = baseline > 0 ? value / baseline : nil
+        }
+        var met: Bool?
+        if let goalRatio, let ratio { met = ratio >= goalRatio }
+        if let p99Bound, let p99 { met = (met ?? true) && p99 < p99Bound }
+        self.met = met
+    }
+
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// The run's results: a table for people and a JSON file for tools and the next run.
+public struct BenchmarkReport: Codable, Sendable {
+    public var date: String
+    public var machine: String
+    public var quick: Bool
+    public var results: [BenchmarkResult]
+
+    public init(quick: Bool, results: [BenchmarkResult] = []) {
+        let formatter = ISO8601DateFormatter()
+        self.date = formatter.string(from: Date())
+        self.machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB, \(ProcessInfo.processInfo.operatingSystemVersionString)"
+        self.quick = quick
+        self.results = results
+    }
+
+    public func table() -> String {
+        func number(_ value: Double?) -> String {
+            guard let value else { return "—" }
+            return value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
+        }
+        var lines = [
+            "| workload | value | baseline | ratio | goal | met | p50 ms | p99 ms | runs (min–max) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for result in results {
+            let met = result.met.map { $0 ? "yes" : "no" } ?? "—"
+            lines.append(
+                "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(result.goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
+            )
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try encoder.encode(self).write(to: url)
+    }
+}

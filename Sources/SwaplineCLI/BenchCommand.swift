@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import SwaplineApplication
+import SwaplineBenchmarks
+import SwaplineEventStore
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Swapline's workloads, each beside PostgreSQL's own figure on the same server (benchmarks/run starts one).",
+        discussion: """
+            Uses DATABASE_URL (migrated first). Prints a table and writes the figures as JSON. Run the release build on a \
+            quiet machine; --quick (short runs, one each) only checks that every workload still works.
+            """
+    )
+
+    @Flag(help: "One short run per workload: checks the command works, says nothing about speed.")
+    var quick = false
+
+    @Option(help: "Seconds per timed run (default 10, or 2 with --quick).")
+    var seconds: Int?
+
+    @Option(help: "Runs per figure; the median is reported (default 3, or 1 with --quick).")
+    var runs: Int?
+
+    @Option(help: "Concurrent clients of the HTTP workloads.")
+    var clients = 32
+
+    @Option(help: "Where the JSON goes (default benchmarks/results/<date>.json).")
+    var output: String?
+
+    @Option(help: "The pgbench executable (default: found beside the PostgreSQL installation).")
+    var pgbench: String?
+
+    func run() async throws {
+        let settings = try await Runtime.settings()
+        var logger = Runtime.logger()
+        logger.logLevel = .warning
+        guard let pgbenchPath = pgbench ?? PgBench.locate() else {
+            throw ValidationError("pgbench not found; install PostgreSQL's client tools or pass --pgbench")
+        }
+        _ = try await Runtime.migrate(settings, logger: logger)
+        let url = settings.databaseURL
+        let connection = "postgres://\(url.username)\(url.password.map { ":\($0)" } ?? "")@\(url.host):\(url.port)/\(url.database)"
+        let seconds = self.seconds ?? (quick ? 2 : 10)
+        let runs = self.runs ?? (quick ? 1 : 3)
+        let writers = quick ? [1, 8] : [1, 8, 32]
+        var report = BenchmarkReport(quick: quick)
+        let configuration = url.clientConfiguration(role: Migrator.applicationRole, maximumConnections: max(40, clients + 8))
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let workloads = Workloads(
+                client: client, pgbench: PgBench(executable: pgbenchPath, connection: connection), market: settings.market,
+                secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs)
+            for count in writers {
+                print("append, \(count) writer(s)…")
+                report.results.append(try await workloads.append(writers: count))
+            }
+            print("exchange/get over HTTP, \(clients) clients…")
+            report.results.append(try await workloads.exchangeGet(clients: clients))
+        }
+        print()
+        print(report.table())
+        let day = String(report.date.prefix(10))
+        let file = URL(fileURLWithPath: output ?? "benchmarks/results/\(day)\(quick ? "-quick" : "").json")
+        try report.write(to: file)
+        print()
+        print("wrote \(file.path)")
+    }
+}
