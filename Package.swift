@@ -139,9 +139,13 @@ let package = Package(
                 "SwaplineEventStore",
                 "SwaplineApplication",
                 "SwaplineAPI",
+                "SwaplineNotifier",
+                "SwaplineProjections",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,14 +1,18 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
 import PostgresNIO
+import ServiceLifecycle
 import SwaplineAPI
 import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
+import SwaplineNotifier
+import SwaplineProjections
 import Synchronization
 
 /// The measured workloads, each beside its baseline run on the same server in the same run.
@@ -206,4 +210,172 @@ struct SignedClient: Sendable {
         }
         return String(buffer: bytes)
     }
+}
+
+// MARK: - Webhook fan-out
+
+extension Workloads {
+    /// Webhook deliveries from one event to `subscriptions` subscriptions, sent by one process's
+    /// dispatcher and delivery worker to a local receiver, against a plain AsyncHTTPClient loop
+    /// posting the same bodies to the same receiver with the same concurrency. Then, at a steady
+    /// pace, how long from an event's commit to its webhook's receipt.
+    public func webhookFanOut(subscriptions: Int, exchangesPerRun: Int, concurrency: Int = 16) async throws -> [BenchmarkResult] {
+        let receiver = BenchReceiver()
+        let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
+        let exchanges = ExchangeService(client: client, market: market, logger: logger)
+        let ssrfGuard = SSRFGuard(allowedNetworks: [IPNetwork("127.0.0.0/8")!])
+        let service = SubscriptionService(client: client, secrets: secrets, ssrfGuard: ssrfGuard, logger: logger)
+        return try await Self.withServer(router: receiver.router()) { port in
+            let url = "http://127.0.0.1:\(port)/hook"
+            let account = try await accounts.create(name: "bench webhooks").account
+            _ = try await accounts.deposit(account: account, currency: Currency("USDT_TRX"), amountText: "100000000")
+            for _ in 0..<subscriptions {
+                _ = try await service.create(
+                    account: account, request: SubscriptionRequest(requestId: UUID(), url: url, eventTypes: ["EXCHANGE_CREATED"]))
+            }
+            let createOne: @Sendable () async throws -> Void = {
+                _ = try await exchanges.create(
+                    account: account, request: CreateExchangeRequest(pair: CurrencyPair(Currency("USDT_TRX"), Currency("BTC")), amountText: "10"),
+                    metadata: EventMetadata(actor: "bench"))
+            }
+            // The dispatcher first walks the events earlier workloads appended (it has nothing to
+            // send for them); that walk is not what is measured.
+            let dispatcher = ProjectionRunner(projection: WebhookDispatcher(market: market), client: client, logger: logger)
+            while try await dispatcher.runOnce() > 0 {}
+            var values: [Double] = []
+            var baselines: [Double] = []
+            var bodies: [[UInt8]] = []
+            for _ in 0..<runs {
+                // A backlog of exchangesPerRun × subscriptions deliveries, sent as fast as the notifier can.
+                for _ in 0..<exchangesPerRun { try await createOne() }
+                let expected = receiver.count + exchangesPerRun * subscriptions
+                let started = ContinuousClock.now
+                try await runNotifier(ssrfGuard: ssrfGuard, concurrency: concurrency) {
+                    try await Self.waitUntil { receiver.count >= expected }
+                }
+                values.append(Double(exchangesPerRun * subscriptions) / (LoadRun.milliseconds(ContinuousClock.now - started) / 1000))
+                bodies = receiver.lastBodies(exchangesPerRun * subscriptions)
+                baselines.append(try await Self.plainPosts(bodies, url: url, concurrency: concurrency))
+            }
+            // Latency: one exchange at a time, a few per second, with the notifier already running.
+            receiver.resetLatencies()
+            try await runNotifier(ssrfGuard: ssrfGuard, concurrency: concurrency) {
+                let expected = receiver.count + 20 * subscriptions
+                for _ in 0..<20 {
+                    try await createOne()
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try await Self.waitUntil { receiver.count >= expected }
+            }
+            let latencies = receiver.latencies()
+            return [
+                BenchmarkResult(
+                    name: "webhook deliveries, 1 event → \(subscriptions) subscriptions", values: values, baselines: baselines, goalRatio: 0.7,
+                    goal: "≥ 0.7× plain AsyncHTTPClient loop", unit: "deliveries/s"),
+                BenchmarkResult(
+                    name: "webhook latency, event commit → receipt", values: [BenchmarkResult.median(latencies)], baselines: nil, goalRatio: nil,
+                    goal: "p99 < 100 ms", unit: "ms", p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), p99Bound: 100),
+            ]
+        }
+    }
+
+    /// Runs the dispatcher and one delivery worker while `body` runs, then stops them gracefully.
+    func runNotifier(ssrfGuard: SSRFGuard, concurrency: Int, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let sender = WebhookSender(ssrfGuard: ssrfGuard, connectTimeoutSeconds: 5, timeoutSeconds: 15, logger: logger)
+        let worker = DeliveryWorker(
+            store: DeliveryStore(client: client, secrets: secrets, logger: logger), sender: sender, concurrency: concurrency, logger: logger)
+        let dispatcher = ProjectionRunner(projection: WebhookDispatcher(market: market), client: client, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [dispatcher, worker], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    static func waitUntil(seconds: Int = 120, _ condition: @Sendable () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw PgBench.Failure(description: "webhooks did not arrive within \(seconds) s") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    /// The baseline: the same bodies posted by a bare AsyncHTTPClient, `concurrency` at a time.
+    static func plainPosts(_ bodies: [[UInt8]], url: String, concurrency: Int) async throws -> Double {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = concurrency
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        defer { http.shutdown { _ in } }
+        let next = Ticket()
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while true {
+                        let index = next.take()
+                        guard index < bodies.count else { return }
+                        var request = HTTPClientRequest(url: url)
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(bytes: bodies[index]))
+                        let response = try await http.execute(request, timeout: .seconds(15))
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(bodies.count) / (LoadRun.milliseconds(ContinuousClock.now - started) / 1000)
+    }
+
+    static func percentile(_ values: [Double], _ fraction: Double) -> Double? {
+        Sample(operations: values.count, seconds: 0, latencies: values.sorted(), errors: 0).percentile(fraction)
+    }
+}
+
+/// The merchant's endpoint of the webhook workload: answers 200 and notes, per webhook, how long
+/// after its event's commit (the payload's `createdDate`) it arrived.
+final class BenchReceiver: Sendable {
+    private let state = Mutex<(count: Int, bodies: [[UInt8]], latencies: [Double])>((0, [], []))
+
+    var count: Int { state.withLock { $0.count } }
+    func latencies() -> [Double] { state.withLock { $0.latencies } }
+    func resetLatencies() { state.withLock { $0.latencies = [] } }
+    func lastBodies(_ n: Int) -> [[UInt8]] { state.withLock { Array($0.bodies.suffix(n)) } }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let bytes = Array(body.readableBytesView)
+            let received = Date()
+            // `"createdDate":"…"` is the payload's first date: the event's commit time.
+            var latency: Double?
+            if let text = String(bytes: bytes, encoding: .utf8), let range = text.range(of: #""createdDate":""#) {
+                let date = text[range.upperBound...].prefix { $0 != "\"" }
+                if let committed = Timestamp.parse(String(date)) { latency = received.timeIntervalSince(committed) * 1000 }
+            }
+            self.state.withLock { state in
+                state.count += 1
+                state.bodies.append(bytes)
+                if state.bodies.count > 100_000 { state.bodies.removeFirst(50_000) }
+                if let latency { state.latencies.append(latency) }
+            }
+            return .ok
+        }
+        return router
+    }
+}
+
+/// Hands out 0, 1, 2, … to concurrent tasks.
+final class Ticket: Sendable {
+    private let counter = Atomic<Int>(0)
+    func take() -> Int { counter.wrappingAdd(1, ordering: .relaxed).oldValue }
 }

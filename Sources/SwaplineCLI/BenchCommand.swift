@@ -62,6 +62,8 @@ struct BenchCommand: AsyncParsableCommand {
             }
             print("exchange/get over HTTP, \(clients) clients…")
             report.results.append(try await workloads.exchangeGet(clients: clients))
+            print("webhooks, 1 event → 10 subscriptions…")
+            report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 100)
         }
         print()
         print(report.table())
