@@ -34,6 +34,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The pgbench executable (default: found beside the PostgreSQL installation).")
     var pgbench: String?
 
+    @Option(help: "Run only the workloads whose name contains one of these (comma-separated): append, get, webhooks.")
+    var only: String?
+
+    func wanted(_ workload: String) -> Bool {
+        guard let only else { return true }
+        return only.split(separator: ",").contains { workload.contains($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
     func run() async throws {
         let settings = try await Runtime.settings()
         var logger = Runtime.logger()
@@ -56,14 +64,20 @@ struct BenchCommand: AsyncParsableCommand {
             let workloads = Workloads(
                 client: client, pgbench: PgBench(executable: pgbenchPath, connection: connection), market: settings.market,
                 secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs)
-            for count in writers {
-                print("append, \(count) writer(s)…")
-                report.results.append(try await workloads.append(writers: count))
+            if wanted("append") {
+                for count in writers {
+                    print("append, \(count) writer(s)…")
+                    report.results.append(try await workloads.append(writers: count))
+                }
             }
-            print("exchange/get over HTTP, \(clients) clients…")
-            report.results.append(try await workloads.exchangeGet(clients: clients))
-            print("webhooks, 1 event → 10 subscriptions…")
-            report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 100)
+            if wanted("get") {
+                print("exchange/get over HTTP, \(clients) clients…")
+                report.results.append(try await workloads.exchangeGet(clients: clients))
+            }
+            if wanted("webhooks") {
+                print("webhooks, 1 event → 10 subscriptions…")
+                report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 100)
+            }
         }
         print()
         print(report.table())

@@ -155,6 +155,26 @@ public struct DeliveryStore: Sendable {
         _ delivery: ClaimedDelivery, outcome: AttemptOutcome, policy: RetryPolicy, blockErrors: Int, blockWindowSeconds: Double
     ) async throws -> DeliveryResult {
         let logger = self.logger
+        if outcome.succeeded {
+            // The common case in one statement (one round trip, no explicit transaction): the
+            // delivery marked delivered and its attempt recorded, if the lease is still ours.
+            let rows = try await client.query(
+                """
+                WITH delivered AS (
+                    UPDATE webhook_deliveries
+                    SET status = 'DELIVERED', attempts = attempts + 1, delivered_at = now(), lease_token = NULL, lease_until = NULL,
+                        last_error = NULL, updated_at = now()
+                    WHERE delivery_id = \(delivery.deliveryId) AND lease_token = \(delivery.leaseToken)
+                    RETURNING attempts)
+                INSERT INTO webhook_attempts (delivery_id, attempt, subscription_id, at, http_status, latency_ms, error, response_excerpt)
+                SELECT \(delivery.deliveryId), attempts, \(delivery.subscriptionId), now(), \(outcome.httpStatus),
+                       \(outcome.latencyMilliseconds), NULL, \(outcome.responseExcerpt.map(Self.storable))
+                FROM delivered
+                RETURNING attempt
+                """, logger: logger)
+            for try await _ in rows { return .delivered }
+            return .leaseLost
+        }
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -171,16 +191,6 @@ public struct DeliveryStore: Sendable {
                 VALUES (\(delivery.deliveryId), \(attempt), \(delivery.subscriptionId), now(), \(outcome.httpStatus),
                         \(outcome.latencyMilliseconds), \(outcome.error.map(Self.storable)), \(outcome.responseExcerpt.map(Self.storable)))
                 """, logger: logger)
-            if outcome.succeeded {
-                try await connection.query(
-                    """
-                    UPDATE webhook_deliveries
-                    SET status = 'DELIVERED', attempts = \(attempt), delivered_at = now(), lease_token = NULL, lease_until = NULL,
-                        last_error = NULL, updated_at = now()
-                    WHERE delivery_id = \(delivery.deliveryId)
-                    """, logger: logger)
-                return .delivered
-            }
             let honoursRetryAfter = outcome.httpStatus == 429 || outcome.httpStatus == 503
             let delay = policy.delay(afterFailure: roundAttempts + 1, retryAfter: honoursRetryAfter ? outcome.retryAfterSeconds : nil)
             let error = Self.storable(outcome.error ?? "HTTP \(outcome.httpStatus ?? 0)")

@@ -24,54 +24,89 @@ public struct WebhookDispatcher: AsyncProjection {
     }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        var streams: [String: [ExchangeEvent]] = [:]
-        var queued = 0
+        // Each exchange's events so far: from the batch itself when its stream starts in the
+        // batch (a creation always does), else read once from the store.
+        var histories: [String: [ExchangeEvent]] = [:]
+        // Each account's subscriptions (id, event types), read once per batch.
+        var subscriptionsByAccount: [String: [(UUID, [String])]] = [:]
+        var rows = DeliveryRows()
         for recorded in events {
             guard recorded.streamId.hasPrefix("exchange-"), ExchangeEvent.eventTypes.contains(recorded.eventType) else { continue }
             let event = try ExchangeEvent.decode(
                 eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
-            guard let type = WebhookEventType(event) else { continue }
-            // The exchange as it was right after this event: its stream up to this version.
-            if streams[recorded.streamId] == nil {
-                streams[recorded.streamId] = try await EventStore.readStream(recorded.streamId, on: connection, logger: logger)
+            var history = histories[recorded.streamId] ?? []
+            if history.count != Int(recorded.streamVersion) - 1 {
+                history = try await EventStore.readStream(recorded.streamId, on: connection, logger: logger)
+                    .prefix(Int(recorded.streamVersion) - 1)
                     .map { try ExchangeEvent.decode(eventType: $0.eventType, schemaVersion: $0.schemaVersion, data: Data($0.data.utf8)) }
             }
-            let history = streams[recorded.streamId]!.prefix(Int(recorded.streamVersion))
-            guard let state = Exchange.replay(Array(history)) else { continue }
+            history.append(event)
+            histories[recorded.streamId] = history
+            guard let type = WebhookEventType(event), let state = Exchange.replay(history) else { continue }
             let exchange = ExchangeView(state)
-            queued += try await queue(type: type, exchange: exchange, at: recorded, on: connection, logger: logger)
+            let account = exchange.account.rawValue
+            if subscriptionsByAccount[account] == nil {
+                subscriptionsByAccount[account] = try await subscriptions(of: account, on: connection, logger: logger)
+            }
+            for (subscription, types) in subscriptionsByAccount[account]! where types.contains(type.rawValue) {
+                let webhookId = WebhookPayload.newWebhookId()
+                let body = WebhookPayload.body(
+                    subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
+                    market: market)
+                rows.append(
+                    webhookId: webhookId, subscription: subscription, account: account, exchange: Int64(exchange.id), type: type,
+                    position: recorded.globalPosition, body: body)
+            }
         }
-        if queued > 0 {
-            try await connection.query("SELECT pg_notify(\(Self.notificationChannel), '')", logger: logger)
-        }
+        guard !rows.webhookIds.isEmpty else { return }
+        // One statement for the whole batch.
+        try await connection.query(
+            """
+            INSERT INTO webhook_deliveries
+                (webhook_id, subscription_id, account_id, exchange_id, sequence, event_position, event_type, body)
+            SELECT w, s, a, e, n, p, t, convert_to(b, 'UTF8')
+            FROM unnest(\(rows.webhookIds)::text[], \(rows.subscriptions)::uuid[], \(rows.accounts)::text[], \(rows.exchanges)::bigint[],
+                        \(rows.sequences)::int[], \(rows.positions)::bigint[], \(rows.types)::text[], \(rows.bodies)::text[])
+                 AS input(w, s, a, e, n, p, t, b)
+            ON CONFLICT (subscription_id, event_position) DO NOTHING
+            """, logger: logger)
+        try await connection.query("SELECT pg_notify(\(Self.notificationChannel), '')", logger: logger)
     }
 
-    /// One delivery per subscription of the exchange's account that wants this event type.
-    /// Blocked and disabled subscriptions get theirs too: unblocking sends them.
-    private func queue(
-        type: WebhookEventType, exchange: ExchangeView, at recorded: RecordedEvent, on connection: PostgresConnection, logger: Logger
-    ) async throws -> Int {
+    /// The account's live subscriptions; blocked and disabled ones included, since unblocking
+    /// sends what they were due.
+    private func subscriptions(of account: String, on connection: PostgresConnection, logger: Logger) async throws -> [(UUID, [String])] {
         let rows = try await connection.query(
-            """
-            SELECT request_id FROM webhook_subscriptions
-            WHERE account_id = \(exchange.account.rawValue) AND deleted_at IS NULL AND \(type.rawValue) = ANY (event_types)
-            """, logger: logger)
-        var subscriptions: [UUID] = []
-        for try await id in rows.decode(UUID.self) { subscriptions.append(id) }
-        for subscription in subscriptions {
-            let webhookId = WebhookPayload.newWebhookId()
-            let body = WebhookPayload.body(
-                subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
-                market: market)
-            try await connection.query(
-                """
-                INSERT INTO webhook_deliveries
-                    (webhook_id, subscription_id, account_id, exchange_id, sequence, event_position, event_type, body)
-                VALUES (\(webhookId), \(subscription), \(exchange.account.rawValue), \(Int64(exchange.id)), \(type.sequence),
-                        \(recorded.globalPosition), \(type.rawValue), \(Data(body)))
-                ON CONFLICT (subscription_id, event_position) DO NOTHING
-                """, logger: logger)
-        }
-        return subscriptions.count
+            "SELECT request_id, event_types FROM webhook_subscriptions WHERE account_id = \(account) AND deleted_at IS NULL",
+            logger: logger)
+        var result: [(UUID, [String])] = []
+        for try await row in rows.decode((UUID, [String]).self) { result.append(row) }
+        return result
+    }
+}
+
+/// The delivery rows of one batch, column by column for one `unnest` insert.
+struct DeliveryRows {
+    var webhookIds: [String] = []
+    var subscriptions: [UUID] = []
+    var accounts: [String] = []
+    var exchanges: [Int64] = []
+    var sequences: [Int32] = []
+    var positions: [Int64] = []
+    var types: [String] = []
+    /// The JSON bodies as text (stored as their UTF-8 bytes).
+    var bodies: [String] = []
+
+    mutating func append(
+        webhookId: String, subscription: UUID, account: String, exchange: Int64, type: WebhookEventType, position: Int64, body: [UInt8]
+    ) {
+        webhookIds.append(webhookId)
+        subscriptions.append(subscription)
+        accounts.append(account)
+        exchanges.append(exchange)
+        sequences.append(Int32(type.sequence))
+        positions.append(position)
+        types.append(type.rawValue)
+        bodies.append(String(decoding: body, as: UTF8.self))
     }
 }
