@@ -379,3 +379,89 @@ final class Ticket: Sendable {
     private let counter = Atomic<Int>(0)
     func take() -> Int { counter.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
+
+// MARK: - exchange/create over HTTP
+
+extension Workloads {
+    /// Signed `exchange/create` calls by `clients` connections (one account each), with their
+    /// p50/p99, against pgbench running the statements one create sends (`createScript`) at the
+    /// same concurrency. No execution worker runs: this is the API's part alone.
+    public func exchangeCreate(clients: Int) async throws -> BenchmarkResult {
+        let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
+        let exchanges = ExchangeService(client: client, market: market, logger: logger)
+        var opened: [SignedClient.Merchant] = []
+        for index in 0..<clients {
+            let issued = try await accounts.create(name: "bench create \(index)")
+            _ = try await accounts.deposit(account: issued.account, currency: Currency("USDT_TRX"), amountText: "100000000")
+            opened.append(SignedClient.Merchant(account: issued.account.rawValue, key: issued.key, secret: issued.secret, exchangeId: 0))
+        }
+        let merchants = opened
+        let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
+        let payload = #"{"sourceCurrency": "USDT_TRX", "destinationCurrency": "BTC", "amount": 10}"#
+        var values: [Double] = []
+        var baselines: [Double] = []
+        var samples: [Sample] = []
+        for _ in 0..<runs {
+            let sample = try await Self.withServer(router: router) { port in
+                let http = SignedClient(port: port, connections: clients)
+                defer { http.shutdown() }
+                return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
+                    _ = try await http.call("/api/v1/exchange/create", merchants[index], payload: payload)
+                }
+            }
+            try check(sample, "exchange/create")
+            values.append(sample.rate)
+            samples.append(sample)
+            baselines.append(try pgbench.run(script: Self.createScript, clients: clients, seconds: seconds))
+        }
+        let median = samples.sorted { $0.rate < $1.rate }[samples.count / 2]
+        return BenchmarkResult(
+            name: "exchange/create over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.6,
+            goal: "≥ 0.6× pgbench, p99 < 50 ms", unit: "req/s", p50: median.percentile(0.5), p99: median.percentile(0.99), p99Bound: 50)
+    }
+}
+
+extension Workloads {
+    /// The statements one signed create sends, as PostgreSQL's log showed them
+    /// (`log_statement = all`): the key look-up, the replay guard, the exchange id, the account
+    /// stream's tail, then one transaction with both streams' events, the inline read models,
+    /// the execution queue and its NOTIFY. Each pgbench client plays one account. (No `:word`
+    /// inside literals: pgbench would take it for a variable, hence `api-key-…` in the metadata.)
+    static let createScript = """
+        SELECT account_id, secret_ciphertext FROM api_keys WHERE api_key = 'bench-key-' || :client_id AND revoked_at IS NULL;
+        INSERT INTO seen_requests (api_key, signature) VALUES ('bench-key-' || :client_id, md5(random()::text) || md5(random()::text))
+            ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now() WHERE seen_requests.seen_at < now() - interval '6 minutes'
+            RETURNING 1;
+        SELECT nextval('exchange_ids') AS exchange \\gset
+        SELECT global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
+               data::text, metadata::text, recorded_at, prev_hash, hash FROM events
+            WHERE stream_id = 'account-bench-' || :client_id AND stream_version >= 2147483647 ORDER BY stream_version;
+        BEGIN;
+        INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
+        SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
+        FROM unnest(ARRAY['exchange-' || :exchange, 'account-bench-' || :client_id]::text[], ARRAY[1, 0]::bigint[],
+                    ARRAY[gen_random_uuid(), gen_random_uuid()]::uuid[], ARRAY['ExchangeRequested', 'FundsHeld']::text[], ARRAY[1, 1]::int[],
+                    ARRAY['{"id": ' || :exchange || ', "price": {"fee": "0.01", "pair": {"source": "USDT_TRX", "destination": "BTC"}, "rate": "0.000010395832", "direction": "SELL", "sourceAmount": "10", "destinationAmount": "0.00010385"}, "account": "0xf804cc04bb0271d1f19761db80194b3e179d8487", "requestedAt": "2026-11-25T14:43:36.719Z"}',
+                          '{"at": "2026-11-25T14:43:36.719Z", "amount": "10", "currency": "USDT_TRX", "exchangeId": ' || :exchange || '}']::text[],
+                    ARRAY['{"actor": "api-key-bd1c23b24e2a656562800531fb1ea8ec", "requestId": "1e02e1d2-6ce1-4cd0-98a6-becdb8ee011a"}',
+                          '{"actor": "api-key-bd1c23b24e2a656562800531fb1ea8ec", "requestId": "1e02e1d2-6ce1-4cd0-98a6-becdb8ee011a"}']::text[])
+             WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
+        ORDER BY n
+        RETURNING global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
+                  data::text, metadata::text, recorded_at, prev_hash, hash;
+        INSERT INTO read.exchanges (id, account_id, source_currency, destination_currency, direction, source_amount,
+            destination_amount, rate, fee, state, status, quote_id, created_at, updated_at, stream_version)
+        VALUES (:exchange, 'account-bench-' || :client_id, 'USDT_TRX', 'BTC', 'SELL', '10'::numeric, '0.00010385'::numeric,
+            '0.000010395832'::numeric, '0.01'::numeric, 'IN_PROGRESS', 'requested', NULL, now(), now(), 1)
+        ON CONFLICT (id) DO NOTHING;
+        INSERT INTO read.balances (account_id, currency, available, held, updated_at)
+        VALUES ('account-bench-' || :client_id, 'USDT_TRX', '-10'::numeric, '10'::numeric, now())
+        ON CONFLICT (account_id, currency) DO UPDATE SET
+            available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
+            updated_at = EXCLUDED.updated_at;
+        INSERT INTO execution_queue (exchange_id, due_at) VALUES (:exchange, now());
+        SELECT pg_notify('swapline_execution', '');
+        COMMIT;
+
+        """
+}

@@ -34,7 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The pgbench executable (default: found beside the PostgreSQL installation).")
     var pgbench: String?
 
-    @Option(help: "Run only the workloads whose name contains one of these (comma-separated): append, get, webhooks.")
+    @Option(help: "Run only the workloads whose name contains one of these (comma-separated): append, get, create, webhooks.")
     var only: String?
 
     func wanted(_ workload: String) -> Bool {
@@ -73,6 +73,10 @@ struct BenchCommand: AsyncParsableCommand {
             if wanted("get") {
                 print("exchange/get over HTTP, \(clients) clients…")
                 report.results.append(try await workloads.exchangeGet(clients: clients))
+            }
+            if wanted("create") {
+                print("exchange/create over HTTP, \(clients) clients…")
+                report.results.append(try await workloads.exchangeCreate(clients: clients))
             }
             if wanted("webhooks") {
                 print("webhooks, 1 event → 10 subscriptions…")
