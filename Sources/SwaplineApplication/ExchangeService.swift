@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import SwaplineDomain
 import SwaplineEventStore
@@ -39,13 +40,16 @@ public struct ExchangeService: Sendable {
     public let market: Market
     public let logger: Logger
     public let now: @Sendable () -> Date
+    /// `swapline_exchanges_total{state="created"}`: exchanges whose request committed.
+    let createdCounter: Counter
     /// How many times a create that lost an expected-version race is decided again.
     static let maximumAttempts = 100
 
     public init(
         client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
-        now: @escaping @Sendable () -> Date = Date.init
+        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
@@ -175,6 +179,7 @@ public struct ExchangeService: Sendable {
                 default: throw error
                 }
             }
+            createdCounter.increment()
             return exchangeEvents.reduce(nil) { Exchange.evolve($0, $1) }!
         }
         throw SwaplineError(.serviceUnavailable, "account \(account) is too busy; try again")

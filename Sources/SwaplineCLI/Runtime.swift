@@ -16,6 +16,15 @@ enum Runtime {
         }
     }
 
+    /// JSON lines when standard error is not a terminal, swift-log's text format on one;
+    /// `SWAPLINE_LOG_FORMAT=json|text` overrides. Called once, first thing in `main`.
+    static func bootstrapLogging() {
+        switch LogFormat.current {
+        case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        }
+    }
+
     static func logger(_ label: String = "swapline") -> Logger {
         var logger = Logger(label: label)
         let level = ProcessInfo.processInfo.environment["SWAPLINE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))

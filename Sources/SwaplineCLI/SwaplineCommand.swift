@@ -1,4 +1,6 @@
 import ArgumentParser
+import Logging
+import SwaplineApplication
 
 @main
 struct SwaplineCommand: AsyncParsableCommand {
@@ -11,4 +13,19 @@ struct SwaplineCommand: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    /// ArgumentParser's own entry, after choosing the log format once for the whole process.
+    static func main() async {
+        Runtime.bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

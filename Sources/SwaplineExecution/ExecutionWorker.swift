@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import SwaplineApplication
@@ -28,6 +29,10 @@ public struct ExecutionWorker: Service {
     /// Called after the venue reports a fill and before the outcome is recorded; tests throw
     /// from it to simulate a crash at the worst moment.
     let beforeRecordingOutcome: @Sendable (ExchangeID) async throws -> Void
+    /// `swapline_exchanges_total{state="completed|failed"}` and `swapline_execution_seconds{state=…}`
+    /// (request to terminal event), recorded when this worker commits the terminal event.
+    let outcomeCounters: [ExchangeStatus: Counter]
+    let executionTimers: [ExchangeStatus: Metrics.Timer]
 
     public static let notificationChannel = "swapline_execution"
 
@@ -41,7 +46,8 @@ public struct ExecutionWorker: Service {
         logger: Logger,
         aggregates: AggregateLoader? = nil,
         now: @escaping @Sendable () -> Date = Date.init,
-        beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in }
+        beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in },
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
@@ -54,6 +60,15 @@ public struct ExecutionWorker: Service {
         self.logger = logger
         self.now = now
         self.beforeRecordingOutcome = beforeRecordingOutcome
+        let outcomes: [(ExchangeStatus, String)] = [(.completed, "completed"), (.failed, "failed")]
+        self.outcomeCounters = Dictionary(
+            uniqueKeysWithValues: outcomes.map { status, name in
+                (status, Counter(label: "swapline_exchanges_total", dimensions: [("state", name)], factory: metrics))
+            })
+        self.executionTimers = Dictionary(
+            uniqueKeysWithValues: outcomes.map { status, name in
+                (status, Metrics.Timer(label: "swapline_execution_seconds", dimensions: [("state", name)], factory: metrics))
+            })
     }
 
     /// Runs until graceful shutdown: woken by NOTIFY on new work, polling as a fallback. On
@@ -200,23 +215,35 @@ public struct ExecutionWorker: Service {
     private func complete(_ state: ExchangeState, version: Int64, metadata: EventMetadata) async throws {
         let at = now()
         let price = state.request.price
-        try await finish(state, version: version, exchangeCommand: .complete(at: at), metadata: metadata) {
+        let recorded = try await finish(state, version: version, exchangeCommand: .complete(at: at), metadata: metadata) {
             .settle(exchangeId: state.id, destinationCurrency: price.pair.destination, destinationAmount: price.destinationAmount, at: at)
         }
+        if recorded { observe(state, .completed, at: at) }
     }
 
     private func fail(_ state: ExchangeState, version: Int64, reason: FailureReason, detail: String?, metadata: EventMetadata) async throws {
         let at = now()
-        logger.info("exchange failed", metadata: ["exchange": "\(state.id)", "reason": "\(reason.rawValue)"])
-        try await finish(state, version: version, exchangeCommand: .fail(reason, detail: detail, at: at), metadata: metadata) {
+        let recorded = try await finish(state, version: version, exchangeCommand: .fail(reason, detail: detail, at: at), metadata: metadata) {
             .release(exchangeId: state.id, reason: reason, at: at)
+        }
+        if recorded {
+            observe(state, .failed, at: at)
+            logger.notice("exchange failed", metadata: ["exchange_id": "\(state.id)", "reason": "\(reason.rawValue)", "detail": "\(detail ?? "")"])
         }
     }
 
+    /// Counts a terminal event this worker committed and times it from the request.
+    private func observe(_ state: ExchangeState, _ status: ExchangeStatus, at: Date) {
+        outcomeCounters[status]?.increment()
+        let seconds = max(0, at.timeIntervalSince(state.request.requestedAt))
+        executionTimers[status]?.recordNanoseconds(Int64(seconds * 1_000_000_000))
+    }
+
+    /// True if this call committed the terminal event; false if the exchange moved meanwhile.
     private func finish(
         _ state: ExchangeState, version: Int64, exchangeCommand: ExchangeCommand, metadata: EventMetadata,
         accountCommand: () -> AccountCommand
-    ) async throws {
+    ) async throws -> Bool {
         let exchangeEvents = try Exchange.decide(exchangeCommand, state: state)
         for _ in 0..<100 {
             let account = try await aggregates.loadAccount(state.request.account)
@@ -235,13 +262,13 @@ public struct ExecutionWorker: Service {
                     _ = try await store.append(appends, on: connection)
                     try await connection.query("DELETE FROM execution_queue WHERE exchange_id = \(state.id)", logger: logger)
                 }
-                return
+                return true
             } catch let error as PostgresTransactionError {
                 guard error.closureError is EventStoreError else { throw error }
                 // The account moved (another exchange); if the exchange itself moved, stop and let
                 // the next pass decide from its events.
                 let current = try await aggregates.loadExchange(state.id)
-                if current.version != version { return }
+                if current.version != version { return false }
             }
         }
         throw SwaplineError(.serviceUnavailable, "account \(state.request.account) too busy to settle exchange \(state.id)")

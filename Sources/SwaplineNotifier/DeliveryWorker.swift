@@ -22,6 +22,8 @@ public struct DeliveryWorker: Service {
     public let blockWindowSeconds: Double
     public let logger: Logger
     let outcomes: @Sendable (String) -> Counter
+    /// `swapline_webhook_queue_depth`: pending deliveries due now, sampled by `run` at most once a second.
+    let queueDepth: Gauge
 
     public init(
         store: DeliveryStore, sender: WebhookSender, policy: RetryPolicy = .calypso, concurrency: Int = 16, timeoutSeconds: Double = 15,
@@ -38,6 +40,18 @@ public struct DeliveryWorker: Service {
         self.outcomes = { outcome in
             Counter(label: "swapline_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: metrics)
         }
+        self.queueDepth = Gauge(label: "swapline_webhook_queue_depth", factory: metrics)
+    }
+
+    /// Counts the pending deliveries that are due now and records the count in the gauge.
+    @discardableResult
+    public func recordQueueDepth() async throws -> Int {
+        let rows = try await store.client.query(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= now()", logger: logger)
+        var depth = 0
+        for try await count in rows.decode(Int64.self) { depth = Int(count) }
+        queueDepth.record(depth)
+        return depth
     }
 
     /// Claims what is due now (up to `limit`), sends it all and records the outcomes; returns how
@@ -92,7 +106,16 @@ public struct DeliveryWorker: Service {
                 await doorbell.ring()
             }
             await withDiscardingTaskGroup { sends in
+                var depthRecordedAt: ContinuousClock.Instant?
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    if depthRecordedAt.map({ $0.duration(to: .now) >= .seconds(1) }) ?? true {
+                        depthRecordedAt = .now
+                        do {
+                            try await recordQueueDepth()
+                        } catch {
+                            logger.warning("counting pending webhook deliveries failed", metadata: ["error": "\(String(reflecting: error))"])
+                        }
+                    }
                     let busy = inFlight.value
                     let free = concurrency - busy
                     var wait: Duration = .seconds(1)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import SwaplineApplication
 import SwaplineDomain
 
@@ -17,7 +18,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         router.post("/api/v1/exchange/pairs") { request, _ in try await self.pairs(request) }
         router.post("/api/v1/exchange/limit") { request, _ in try await self.limit(request) }
         router.post("/api/v1/exchange/pre-calculate") { request, _ in try await self.preCalculate(request) }
-        router.post("/api/v1/exchange/create") { request, _ in try await self.create(request) }
+        router.post("/api/v1/exchange/create") { request, context in try await self.create(request, context: context) }
         router.post("/api/v1/exchange/get") { request, _ in try await self.get(request) }
         router.post("/api/v1/exchange/list") { request, _ in try await self.list(request) }
         router.post("/api/v1/exchange/stats") { request, _ in try await self.stats(request) }
@@ -97,7 +98,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
             ]))
     }
 
-    func create(_ request: Request) async throws -> Response {
+    func create(_ request: Request, context: Context) async throws -> Response {
         let signed = try await authenticator.authenticate(request)
         let payload = signed.payload
         let pair = try payload.pair(market: market)
@@ -120,6 +121,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         let state = try await exchanges.create(
             account: signed.account, request: createRequest,
             metadata: EventMetadata(actor: "api-key:\(signed.key)", requestId: signed.requestId))
+        context.logger.info("exchange created", metadata: ["exchange_id": "\(state.id)", "account": "\(signed.account.rawValue)"])
         return .json(Render.exchange(ExchangeView(state), market: market))
     }
 

@@ -11,6 +11,10 @@ struct CalypsoErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as SwaplineError {
+            // A 5xx the service chose (busy account, lost venue): worth a line with the request id.
+            if error.httpStatus >= 500 {
+                context.logger.warning("request failed", metadata: ["status": "\(error.httpStatus)", "error": "\(error)"])
+            }
             return Self.response(error)
         } catch let error as HTTPError {
             switch error.status {
