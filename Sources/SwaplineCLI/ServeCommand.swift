@@ -17,7 +17,11 @@ import SwaplineProjections
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP API and the execution worker (migrations are applied first)."
+        abstract: "Run the HTTP API and the workers (execution, projections, notifier); migrations are applied first.",
+        discussion: """
+            Every role runs by default. Naming roles (--api, --execution, --projections, --notifier) runs only those; \
+            --no-<role> leaves one out. Roles coordinate through PostgreSQL, so any number of processes run side by side.
+            """
     )
 
     @Option(help: "Address to listen on (default SWAPLINE_HOST or 127.0.0.1).")
@@ -26,19 +30,29 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (default SWAPLINE_PORT or 8080).")
     var port: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Serve the HTTP API in this process (--no-api runs only the workers).")
-    var api = true
+    // Roles: `--api`, `--execution`, `--projections`, `--notifier` run only the roles named;
+    // `--no-…` leaves one out of all the others; neither runs every role.
+    @Flag(inversion: .prefixedNo, help: "Serve the HTTP API (--api alone: only the API; --no-api: only the workers).")
+    var api: Bool?
 
-    @Flag(inversion: .prefixedNo, help: "Run the execution worker in this process.")
-    var execution = true
+    @Flag(inversion: .prefixedNo, help: "Run the execution worker.")
+    var execution: Bool?
 
-    @Flag(inversion: .prefixedNo, help: "Run the projection runners (analysts' statistics) in this process.")
-    var projections = true
+    @Flag(inversion: .prefixedNo, help: "Run the projection runners (analysts' statistics).")
+    var projections: Bool?
 
-    @Flag(inversion: .prefixedNo, help: "Run the webhook notifier (outbox dispatcher and delivery workers) in this process.")
-    var notifier = true
+    @Flag(inversion: .prefixedNo, help: "Run the webhook notifier (outbox dispatcher and delivery workers).")
+    var notifier: Bool?
+
+    /// The roles this process runs: those named with `--role` if any, else all but those named `--no-role`.
+    static func roles(api: Bool?, execution: Bool?, projections: Bool?, notifier: Bool?) -> (api: Bool, execution: Bool, projections: Bool, notifier: Bool) {
+        let named = [api, execution, projections, notifier].contains(true)
+        func runs(_ flag: Bool?) -> Bool { named ? flag == true : flag != false }
+        return (runs(api), runs(execution), runs(projections), runs(notifier))
+    }
 
     func run() async throws {
+        let roles = Self.roles(api: api, execution: execution, projections: projections, notifier: notifier)
         let settings = try await Runtime.settings()
         let logger = Runtime.logger()
         let registry = PrometheusCollectorRegistry()
@@ -58,7 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
             client: client, secrets: settings.masterKey, ssrfGuard: ssrfGuard, rotationOverlap: settings.webhooks.rotationOverlapSeconds,
             logger: logger)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
-        if execution {
+        if roles.execution {
             let venue = SimulatedVenue(
                 client: client, latencyMilliseconds: settings.venue.latencyMilliseconds, failureRate: settings.venue.failureRate,
                 seed: settings.venue.seed, logger: logger)
@@ -67,12 +81,12 @@ struct ServeCommand: AsyncParsableCommand {
                     client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger,
                     aggregates: aggregates))
         }
-        if projections {
+        if roles.projections {
             for projection in ReadModels.runners {
                 services.append(ProjectionRunner(projection: projection, client: client, logger: logger))
             }
         }
-        if notifier {
+        if roles.notifier {
             let webhooks = settings.webhooks
             services.append(ProjectionRunner(projection: WebhookDispatcher(market: settings.market), client: client, logger: logger))
             services.append(
@@ -85,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
                     concurrency: webhooks.concurrency, timeoutSeconds: webhooks.timeoutSeconds, blockErrors: webhooks.blockErrors,
                     blockWindowSeconds: webhooks.blockWindowSeconds, logger: logger))
         }
-        guard api else {
+        guard roles.api else {
             // Workers only: the same services, started and stopped in order, without a listener.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -13,7 +13,7 @@ import Glibc
 /// Delivery workers as separate `swapline serve` processes on one database, as they run in production.
 @Suite("Webhook workers in separate processes", .enabled(if: SwaplineExecutable.isBuilt))
 struct WorkerProcessTests {
-    static let notifierOnly = ["serve", "--no-api", "--no-execution", "--no-projections"]
+    static let notifierOnly = ["serve", "--notifier"]
 
     static func environment(timeoutSeconds: Int = 10) -> [String: String] {
         [
