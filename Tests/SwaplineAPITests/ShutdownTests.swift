@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import SwaplineApplication
 import SwaplineDomain
+import SwaplineEventStore
 import SwaplineTestSupport
 import Synchronization
 import Testing
@@ -44,6 +45,51 @@ struct ShutdownTests {
         request.timeoutInterval = 10
         guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse else { return nil }
         return (http.statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    static func get(_ url: String) async -> (Int, String)? {
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 20
+        guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse else { return nil }
+        return (http.statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func readyTurnsFalseWhenTheDatabaseGoesAndTrueWhenItIsBackWithoutARestart() async throws {
+        try await TestDatabase.with { database in
+            let secrets = try SecretBox(base64MasterKey: SwaplineExecutable.masterKey)
+            let accounts = AccountService(client: database.app, secrets: secrets, market: .defaults, logger: database.logger)
+            let issued = try await accounts.create(name: "outage")
+            let port = try Self.freePort()
+            let base = "http://127.0.0.1:\(port)"
+            let server = try SwaplineExecutable.launch(["serve", "--api", "--port", String(port)], database: database)
+            defer { if server.isRunning { server.terminate() } }
+            _ = try await eventually("the server ready") { await Self.get(base + "/ready")?.0 == 200 ? true : nil }
+
+            // The database goes away: no new connection is allowed and every open one is cut
+            // (from another database: PostgreSQL refuses this for the current one).
+            let name = database.url.database
+            let admin = PostgresClient(
+                configuration: database.url.with(database: "postgres").clientConfiguration(maximumConnections: 1), backgroundLogger: database.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await admin.run() }
+                defer { group.cancelAll() }
+                try await admin.query("ALTER DATABASE \(unescaped: "\"" + name + "\"") WITH ALLOW_CONNECTIONS false")
+                try await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name)")
+                let notReady = try await eventually("/ready says 503", within: 60) {
+                    guard let (status, body) = await Self.get(base + "/ready"), status == 503 else { return nil as String? }
+                    return body
+                }
+                #expect(notReady.contains("database unavailable"))
+                #expect(server.isRunning)
+                // It comes back: the same process serves again.
+                try await admin.query("ALTER DATABASE \(unescaped: "\"" + name + "\"") WITH ALLOW_CONNECTIONS true")
+            }
+            _ = try await eventually("/ready says 200 again", within: 60) { await Self.get(base + "/ready")?.0 == 200 ? true : nil }
+            let after = await Self.call(
+                base, "/api/v1/account", account: issued.account.rawValue, key: issued.key, secret: issued.secret, payload: "{}",
+                timestamp: Int64(Date().timeIntervalSince1970 * 1000) + 1)
+            #expect(after?.0 == 200)
+        }
     }
 
     @Test func sigtermUnderLoadLosesNoAcknowledgedCreateAndExitsZero() async throws {
