@@ -10,7 +10,7 @@ struct SwaplineCommand: AsyncParsableCommand {
         discussion: "Configuration comes from the environment (DATABASE_URL, SWAPLINE_*) and SWAPLINE_CONFIG_FILE; see the README.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, AccountsCommand.self, ProjectionsCommand.self, MarketCommand.self, AuditCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, DemoCommand.self,
         ]
     )
 
