@@ -8,7 +8,7 @@ public enum Readiness {
     /// Nil when the database answers and has every migration this build knows; else why not.
     /// Answers within `timeout` even when the database does not: the pool waits for a
     /// connection as long as it takes, and a probe must not.
-    public static func problem(client: PostgresClient, migrator: Migrator, logger: Logger, timeout: Duration = .seconds(2)) async -> String? {
+    public static func problem(client: PostgresClient, migrator: Migrator, logger: Logger, timeout: Duration = .seconds(5)) async -> String? {
         let answer = FirstAnswer()
         return await withCheckedContinuation { continuation in
             answer.continuation(continuation)

@@ -29,7 +29,7 @@ struct OperationsTests {
             let ready = buildRouter(
                 APIDependencies(
                     accounts: accounts, exchanges: exchanges,
-                    readiness: { await Readiness.problem(client: database.app, migrator: current, logger: logger) }))
+                    readiness: { await Readiness.problem(client: database.app, migrator: current, logger: logger, timeout: .seconds(60)) }))
             let (readyStatus, readyBody) = try await status(ready, "/ready")
             #expect(readyStatus == 200)
             #expect(readyBody.contains("ready"))
@@ -37,7 +37,7 @@ struct OperationsTests {
             let behind = buildRouter(
                 APIDependencies(
                     accounts: accounts, exchanges: exchanges,
-                    readiness: { await Readiness.problem(client: database.app, migrator: newer, logger: logger) }))
+                    readiness: { await Readiness.problem(client: database.app, migrator: newer, logger: logger, timeout: .seconds(60)) }))
             let (behindStatus, behindBody) = try await status(behind, "/ready")
             #expect(behindStatus == 503)
             #expect(behindBody.contains("9999_future.sql"))

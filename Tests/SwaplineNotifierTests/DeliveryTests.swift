@@ -102,7 +102,7 @@ struct DeliveryTests {
 
     @Test func aTimeoutAndARefusedConnectionAreFailedAttemptsThenTheDeliveryDiesAndCanBeRedelivered() async throws {
         try await NotifierHarness.with { notifier in
-            try await WebhookReceiver.with(reply: { _, index in index == 0 ? .init(delay: .seconds(1)) : .init() }) { receiver, url in
+            try await WebhookReceiver.with(reply: { _, index in index == 0 ? .init(delay: .seconds(4)) : .init() }) { receiver, url in
                 let merchant = try await notifier.merchant()
                 // Nothing listens on the port of a receiver that has stopped.
                 let closedPort = try await WebhookReceiver.with { _, url in url }
@@ -110,14 +110,16 @@ struct DeliveryTests {
                 let slow = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
                 _ = try await notifier.exchange(merchant)
                 try await notifier.dispatch(expecting: 2)
-                let worker = notifier.worker(delays: [0.05], timeoutSeconds: 0.3)
-                let dead = try await eventually("the refused delivery dies and the slow one is delivered") {
+                // A second of timeout against a 4-second answer; retries enough that a loaded
+                // machine's slow answer to a retry cannot kill the slow endpoint's delivery.
+                let worker = notifier.worker(delays: [0.05, 0.05, 0.05, 0.05], timeoutSeconds: 1)
+                let dead = try await eventually("the refused delivery dies and the slow one is delivered", within: 30) {
                     try await worker.runOnce()
                     let refusedLog = try await notifier.log(merchant, refused)
                     let slowLog = try await notifier.log(merchant, slow)
                     return refusedLog.first?.status == "DEAD" && slowLog.first?.status == "DELIVERED" ? (refusedLog[0], slowLog[0]) : nil
                 }
-                #expect(dead.0.attempts.count == 2)
+                #expect(dead.0.attempts.count == 5, "the first attempt and four retries")
                 #expect(dead.0.attempts.allSatisfy { $0.httpStatus == nil && $0.error != nil })
                 #expect(dead.1.attempts.first?.httpStatus == nil)
                 #expect(dead.1.attempts.first?.error == "timed out")
@@ -131,7 +133,7 @@ struct DeliveryTests {
                     try await worker.runOnce()
                     return try await notifier.log(merchant, refused).first.flatMap { $0.status == "DELIVERED" ? $0 : nil }
                 }
-                #expect(redelivered.attempts.count == 3)
+                #expect(redelivered.attempts.count == 6)
                 #expect(receiver.received.filter { $0.webhookId == dead.0.webhookId }.count == 1)
             }
         }
