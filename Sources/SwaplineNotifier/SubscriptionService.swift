@@ -269,7 +269,8 @@ public struct SubscriptionService: Sendable {
         let subscription = WebhookSubscription(
             requestId: row.0, account: account, url: row.1, eventTypes: row.2, serviceTypes: row.3, state: row.4, publicKey: row.5,
             secretKey: try secrets.open([UInt8](row.6)), webhookSecret: try secrets.open([UInt8](row.7)), createdAt: row.8, updatedAt: row.9,
-            previousSecretsUntil: row.10)
+            // An overlap that has ended is no longer part of the subscription.
+            previousSecretsUntil: row.10.flatMap { $0 > now() ? $0 : nil })
         return (subscription, row.11)
     }
 }

@@ -50,6 +50,15 @@ struct SubscriptionServiceTests {
         }
     }
 
+    @Test func anEndedRotationOverlapIsNoLongerShown() async throws {
+        try await withService(overlap: 0) { service, account, _ in
+            let request = SubscriptionRequest(requestId: UUID(), url: "https://hooks.merchant.test/", eventTypes: ["EXCHANGE_FAILED"])
+            _ = try await service.create(account: account, request: request)
+            let rotated = try await service.regenerate(account: account, requestId: request.requestId)
+            #expect(rotated.previousSecretsUntil == nil, "an overlap of 0 s has ended at once")
+        }
+    }
+
     @Test func aDeletedSubscriptionsRequestIdCannotBeReused() async throws {
         try await withService { service, account, _ in
             let request = SubscriptionRequest(requestId: UUID(), url: "https://hooks.merchant.test/", eventTypes: ["EXCHANGE_CREATED"])
