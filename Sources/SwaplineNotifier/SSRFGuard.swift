@@ -123,7 +123,11 @@ public struct SSRFGuard: Sendable {
 
     /// Checks the URL and every address of its host; throws error 110 saying why it is refused.
     public func check(_ url: String) async throws(SwaplineError) -> [IPAddress] {
-        let target = try Self.parse(url)
+        try await check(Self.parse(url))
+    }
+
+    /// Resolves and checks a URL `parse` already took apart.
+    func check(_ target: WebhookTarget) async throws(SwaplineError) -> [IPAddress] {
         let addresses: [IPAddress]
         if let literal = target.literal {
             addresses = [literal]
@@ -149,7 +153,7 @@ public struct SSRFGuard: Sendable {
     /// never take it elsewhere.
     public func pin(_ url: String) async throws(SwaplineError) -> PinnedURL {
         let target = try Self.parse(url)
-        let addresses = try await check(url)
+        let addresses = try await check(target)
         let afterScheme = url[url.range(of: "://")!.upperBound...]
         let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         var pathAndQuery = String(afterScheme[authorityEnd...])
