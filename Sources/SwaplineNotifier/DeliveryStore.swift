@@ -107,10 +107,7 @@ public struct DeliveryStore: Sendable {
                 JOIN webhook_subscriptions cs ON cs.request_id = c.subscription_id
                 WHERE c.status = 'PENDING' AND c.next_attempt_at <= now() AND (c.lease_until IS NULL OR c.lease_until < now())
                   AND cs.state = 'ACTIVE' AND cs.deleted_at IS NULL
-                  AND NOT EXISTS (
-                      SELECT 1 FROM webhook_deliveries e
-                      WHERE e.subscription_id = c.subscription_id AND e.exchange_id = c.exchange_id
-                        AND e.event_position < c.event_position AND e.status = 'PENDING')
+                  AND \(unescaped: Self.noEarlierPending("c"))
                 ORDER BY c.next_attempt_at
                 LIMIT \(limit)
                 FOR UPDATE OF c SKIP LOCKED)
@@ -131,6 +128,17 @@ public struct DeliveryStore: Sendable {
         return claimed
     }
 
+    /// The ordering rule, for the delivery aliased `alias`: no earlier delivery of the same
+    /// exchange to the same subscription is still pending.
+    static func noEarlierPending(_ alias: String) -> String {
+        """
+        NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries e
+            WHERE e.subscription_id = \(alias).subscription_id AND e.exchange_id = \(alias).exchange_id
+              AND e.event_position < \(alias).event_position AND e.status = 'PENDING')
+        """
+    }
+
     /// Seconds until the next claimable delivery is due (negative when one is overdue), or nil
     /// when there is none. Deliveries held back by an earlier one of their exchange do not count.
     public func secondsUntilNextDue() async throws -> Double? {
@@ -139,10 +147,7 @@ public struct DeliveryStore: Sendable {
             SELECT EXTRACT(EPOCH FROM (min(GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at))) - now()))::float8
             FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.request_id = d.subscription_id
             WHERE d.status = 'PENDING' AND s.state = 'ACTIVE' AND s.deleted_at IS NULL
-              AND NOT EXISTS (
-                  SELECT 1 FROM webhook_deliveries e
-                  WHERE e.subscription_id = d.subscription_id AND e.exchange_id = d.exchange_id
-                    AND e.event_position < d.event_position AND e.status = 'PENDING')
+              AND \(unescaped: Self.noEarlierPending("d"))
             """, logger: logger)
         for try await seconds in rows.decode(Double?.self) { return seconds }
         return nil
