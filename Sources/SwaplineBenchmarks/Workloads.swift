@@ -100,7 +100,7 @@ public struct Workloads: Sendable {
         }
         let merchants = opened
         let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
-        let sampleBody = try await Self.withServer(router: router) { port in
+        let sampleBody = try await LoopbackServer.with(router: router, label: "swapline.bench.server") { port in
             let http = SignedClient(port: port, connections: 1)
             defer { http.shutdown() }
             return try await http.call("/api/v1/exchange/get", merchants[0], payload: #"{"id": \#(merchants[0].exchangeId)}"#)
@@ -114,7 +114,7 @@ public struct Workloads: Sendable {
         var last: Sample?
         for _ in 0..<runs {
             for (isBaseline, candidate) in [(false, router), (true, fixed)] as [(Bool, Router<BasicRequestContext>)] {
-                let sample = try await Self.withServer(router: candidate) { port in
+                let sample = try await LoopbackServer.with(router: candidate, label: "swapline.bench.server") { port in
                     let http = SignedClient(port: port, connections: clients)
                     defer { http.shutdown() }
                     return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
@@ -137,28 +137,6 @@ public struct Workloads: Sendable {
     func check(_ sample: Sample, _ what: String) throws {
         guard sample.operations > 0 else { throw PgBench.Failure(description: "\(what): no operation succeeded (\(sample.errors) errors)") }
         if sample.errors > 0 { logger.warning("benchmark operations failed", metadata: ["workload": "\(what)", "errors": "\(sample.errors)"]) }
-    }
-
-    /// Serves `router` on a free loopback port for the duration of `body`.
-    static func withServer<T: Sendable>(router: Router<BasicRequestContext>, _ body: @Sendable (Int) async throws -> T) async throws -> T {
-        let port = Mutex<Int?>(nil)
-        // Stopping the server by cancellation logs an error that is no error here.
-        var quiet = Logger(label: "swapline.bench.server")
-        quiet.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }, logger: quiet)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while port.withLock({ $0 }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            guard let bound = port.withLock({ $0 }) else { throw PgBench.Failure(description: "the benchmark server did not start") }
-            defer { group.cancelAll() }
-            return try await body(bound)
-        }
     }
 }
 
@@ -225,7 +203,7 @@ extension Workloads {
         let exchanges = ExchangeService(client: client, market: market, logger: logger)
         let ssrfGuard = SSRFGuard(allowedNetworks: [IPNetwork("127.0.0.0/8")!])
         let service = SubscriptionService(client: client, secrets: secrets, ssrfGuard: ssrfGuard, logger: logger)
-        return try await Self.withServer(router: receiver.router()) { port in
+        return try await LoopbackServer.with(router: receiver.router(), label: "swapline.bench.server") { port in
             let url = "http://127.0.0.1:\(port)/hook"
             let account = try await accounts.create(name: "bench webhooks").account
             _ = try await accounts.deposit(account: account, currency: Currency("USDT_TRX"), amountText: "100000000")
@@ -402,7 +380,7 @@ extension Workloads {
         var baselines: [Double] = []
         var samples: [Sample] = []
         for _ in 0..<runs {
-            let sample = try await Self.withServer(router: router) { port in
+            let sample = try await LoopbackServer.with(router: router, label: "swapline.bench.server") { port in
                 let http = SignedClient(port: port, connections: clients)
                 defer { http.shutdown() }
                 return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in

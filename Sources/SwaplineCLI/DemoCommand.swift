@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import SwaplineAPI
 import SwaplineApplication
 import SwaplineNotifier
 import Synchronization
@@ -299,23 +300,12 @@ final class DemoReceiver: Sendable {
             receiver.log.withLock { $0.append(Received(headers: headers, body: bytes, json: json)) }
             return Response(status: .ok)
         }
-        let port = Mutex<Int?>(nil)
-        // Stopping the server by cancellation logs an error that is no error here.
-        var quiet = Logger(label: "swapline.demo.receiver")
-        quiet.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } }, logger: quiet)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
+        do {
+            return try await LoopbackServer.with(router: router, label: "swapline.demo.receiver") { port in
+                try await body(receiver, "http://127.0.0.1:\(port)/hook")
             }
-            defer { group.cancelAll() }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while port.withLock({ $0 }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            guard let bound = port.withLock({ $0 }) else { throw DemoFailure("the webhook receiver did not start on 127.0.0.1") }
-            return try await body(receiver, "http://127.0.0.1:\(bound)/hook")
+        } catch is LoopbackServer.DidNotStart {
+            throw DemoFailure("the webhook receiver did not start on 127.0.0.1")
         }
     }
 }
