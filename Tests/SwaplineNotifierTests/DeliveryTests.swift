@@ -154,7 +154,7 @@ struct DeliveryTests {
                 // Disabled: the retry comes due but is not sent.
                 _ = try await notifier.exchange(merchant)
                 try await notifier.dispatch(expecting: 2)
-                try await Task.sleep(for: .milliseconds(100))
+                try await notifier.waitUntilEveryPendingDeliveryIsDue()
                 #expect(try await worker.runOnce() == 0)
                 #expect(receiver.received.count == 1)
 
@@ -201,7 +201,7 @@ struct DeliveryTests {
                 // fifth error or a little after it; never before.
                 let attemptsWhenBlocked = receiver.received.count
                 #expect(attemptsWhenBlocked >= 5)
-                try await Task.sleep(for: .milliseconds(100))
+                try await notifier.waitUntilEveryPendingDeliveryIsDue()
                 #expect(try await worker.runOnce() == 0, "a blocked subscription is not called")
                 #expect(receiver.received.count == attemptsWhenBlocked)
                 #expect(try await notifier.deliveryCount(status: "PENDING") == 3)

@@ -92,6 +92,16 @@ struct NotifierHarness: Sendable {
         }
     }
 
+    /// Waits until every pending delivery's retry is due, so a test can show it is not sent.
+    func waitUntilEveryPendingDeliveryIsDue() async throws {
+        _ = try await eventually("every pending delivery due") {
+            let rows = try await database.owner.query(
+                "SELECT COALESCE(bool_and(next_attempt_at <= now()), true) FROM webhook_deliveries WHERE status = 'PENDING'")
+            for try await due in rows.decode(Bool.self) where due { return true }
+            return nil
+        }
+    }
+
     func deliveryCount(status: String? = nil) async throws -> Int {
         let rows = try await database.owner.query(
             "SELECT count(*) FROM webhook_deliveries WHERE (\(status)::text IS NULL OR status = \(status))")
