@@ -23,11 +23,13 @@ public struct APIDependencies: Sendable {
     public var subscriptions: SubscriptionService?
     /// The per-key request rate limit of the signed routes, in this process; nil limits nothing.
     public var rateLimiter: KeyRateLimiter?
+    /// A signed request still running after this gets 503 (`112`); see `RequestDeadlineMiddleware`.
+    public var requestTimeout: Duration
 
     public init(
         accounts: AccountService, exchanges: ExchangeService, now: @escaping @Sendable () -> Date = Date.init, maximumBodyBytes: Int = 64 * 1024,
         metrics: PrometheusCollectorRegistry? = nil, readiness: @escaping @Sendable () async -> String? = { nil },
-        subscriptions: SubscriptionService? = nil, rateLimiter: KeyRateLimiter? = nil
+        subscriptions: SubscriptionService? = nil, rateLimiter: KeyRateLimiter? = nil, requestTimeout: Duration = .seconds(10)
     ) {
         self.accounts = accounts
         self.exchanges = exchanges
@@ -38,6 +40,7 @@ public struct APIDependencies: Sendable {
         self.readiness = readiness
         self.subscriptions = subscriptions
         self.rateLimiter = rateLimiter
+        self.requestTimeout = requestTimeout
     }
 }
 
@@ -64,11 +67,12 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
         }
     }
     // The signed routes: the rate limit runs after routing (so metrics name the route) and before
-    // the body is read, the signature checked or the database asked.
+    // the body is read, the signature checked or the database asked; then the deadline.
     let signed = router.group()
     if let limiter = dependencies.rateLimiter {
         signed.add(middleware: RateLimitMiddleware(limiter: limiter))
     }
+    signed.add(middleware: RequestDeadlineMiddleware(timeout: dependencies.requestTimeout))
     let authenticator = RequestAuthenticator(accounts: dependencies.accounts, now: dependencies.now, maximumBodyBytes: dependencies.maximumBodyBytes)
     ExchangeController(
         accounts: dependencies.accounts, exchanges: dependencies.exchanges, queries: dependencies.queries,

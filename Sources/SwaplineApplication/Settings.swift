@@ -33,6 +33,10 @@ public struct SwaplineSettings: Sendable {
     public var webhookAllowedNetworks: [IPNetwork]
     public var webhooks: WebhookSettings
     public var rateLimit: RateLimitSettings
+    /// `SWAPLINE_REQUEST_TIMEOUT_SECONDS`: a signed request still running after this gets 503 (`112`).
+    public var requestTimeoutSeconds: Double
+    /// `SWAPLINE_DATABASE_POOL_SIZE`: connections one `serve` process opens at most.
+    public var databasePoolSize: Int
 
     /// The per-key request rate limit of the signed API routes, kept by each API process on its
     /// own: a cluster of n API nodes allows n × this per key.
@@ -116,7 +120,9 @@ public struct SwaplineSettings: Sendable {
         executionDeadlineSeconds: Int = 120,
         webhookAllowedNetworks: [IPNetwork] = [],
         webhooks: WebhookSettings = WebhookSettings(),
-        rateLimit: RateLimitSettings = RateLimitSettings()
+        rateLimit: RateLimitSettings = RateLimitSettings(),
+        requestTimeoutSeconds: Double = 10,
+        databasePoolSize: Int = 40
     ) {
         self.databaseURL = databaseURL
         self.host = host
@@ -128,6 +134,8 @@ public struct SwaplineSettings: Sendable {
         self.webhookAllowedNetworks = webhookAllowedNetworks
         self.webhooks = webhooks
         self.rateLimit = rateLimit
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.databasePoolSize = databasePoolSize
     }
 
     /// The readers in priority order: environment variables, then the file named by
@@ -212,7 +220,10 @@ public struct SwaplineSettings: Sendable {
             executionDeadlineSeconds: deadline,
             webhookAllowedNetworks: allowedNetworks,
             webhooks: webhooks,
-            rateLimit: rateLimit
+            rateLimit: rateLimit,
+            requestTimeoutSeconds: try seconds(
+                reader, "swapline.request.timeout.seconds", "SWAPLINE_REQUEST_TIMEOUT_SECONDS", default: 10, range: 0.1...600),
+            databasePoolSize: try integer(reader, "swapline.database.pool.size", "SWAPLINE_DATABASE_POOL_SIZE", default: 40, range: 2...10_000)
         )
     }
 

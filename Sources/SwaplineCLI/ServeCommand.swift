@@ -61,9 +61,10 @@ struct ServeCommand: AsyncParsableCommand {
         let migrator = try Runtime.migrator()
         if !applied.isEmpty { logger.info("migrations applied", metadata: ["migrations": "\(applied)"]) }
 
+        let poolMetrics = DatabasePoolMetrics(maximumConnections: settings.databasePoolSize)
         let client = PostgresClient(
-            configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: 40),
-            backgroundLogger: logger)
+            configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: settings.databasePoolSize),
+            backgroundLogger: poolMetrics.backgroundLogger(passingOn: logger))
         let aggregates = AggregateLoader(store: EventStore.withReadModels(client: client, logger: logger))
         let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
@@ -112,7 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
                 readiness: { await Readiness.problem(client: client, migrator: migrator, logger: logger) },
                 subscriptions: subscriptions,
                 rateLimiter: settings.rateLimit.isEnabled
-                    ? KeyRateLimiter(ratePerSecond: Double(settings.rateLimit.perSecond), burst: settings.rateLimit.burst) : nil),
+                    ? KeyRateLimiter(ratePerSecond: Double(settings.rateLimit.perSecond), burst: settings.rateLimit.burst) : nil,
+                requestTimeout: .milliseconds(Int64((settings.requestTimeoutSeconds * 1000).rounded()))),
             host: host ?? settings.host,
             port: port ?? settings.port,
             services: services,

@@ -53,10 +53,12 @@ public struct DatabaseURL: Sendable, Equatable {
             database: database,
             tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
         )
+        // Named in pg_stat_activity, so an operator sees which connections are Swapline's.
+        configuration.options.additionalStartupParameters = [("application_name", "swapline")]
         if let role {
             // The runtime's transactions are short; bounding them keeps global readers, which
             // wait for the oldest open transaction, from being paused by a stuck one.
-            configuration.options.additionalStartupParameters = [
+            configuration.options.additionalStartupParameters += [
                 ("role", role),
                 ("statement_timeout", "15000"),
                 ("idle_in_transaction_session_timeout", "15000"),

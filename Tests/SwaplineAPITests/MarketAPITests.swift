@@ -56,6 +56,14 @@ struct SettingsTests {
         #expect(settings.webhooks == SwaplineSettings.WebhookSettings())
         #expect(settings.webhooks.retryDelays == nil, "Calypso's schedule")
         #expect(settings.rateLimit == SwaplineSettings.RateLimitSettings(perSecond: 100, burst: 200))
+        #expect(settings.requestTimeoutSeconds == 10)
+        #expect(settings.databasePoolSize == 40)
+    }
+
+    @Test func requestTimeoutAndPoolSizeAreRead() async throws {
+        let settings = try await load(["SWAPLINE_MASTER_KEY": Self.key, "SWAPLINE_REQUEST_TIMEOUT_SECONDS": "2.5", "SWAPLINE_DATABASE_POOL_SIZE": "8"])
+        #expect(settings.requestTimeoutSeconds == 2.5)
+        #expect(settings.databasePoolSize == 8)
     }
 
     @Test func rateLimitSettingsAreRead() async throws {
@@ -83,7 +91,8 @@ struct SettingsTests {
         ["SWAPLINE_WEBHOOK_RETRY_SCHEDULE": "30,,60"], ["SWAPLINE_WEBHOOK_TIMEOUT_SECONDS": "0"], ["SWAPLINE_WEBHOOK_CONCURRENCY": "many"],
         ["SWAPLINE_WEBHOOK_BLOCK_ERRORS": "0"], ["SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS": "-5"],
         ["SWAPLINE_RATE_LIMIT_PER_SECOND": "-1"], ["SWAPLINE_RATE_LIMIT_PER_SECOND": "fast"], ["SWAPLINE_RATE_LIMIT_BURST": "0"],
-        ["SWAPLINE_RATE_LIMIT_BURST": "1.5"],
+        ["SWAPLINE_RATE_LIMIT_BURST": "1.5"], ["SWAPLINE_REQUEST_TIMEOUT_SECONDS": "0"], ["SWAPLINE_REQUEST_TIMEOUT_SECONDS": "soon"],
+        ["SWAPLINE_DATABASE_POOL_SIZE": "1"], ["SWAPLINE_DATABASE_POOL_SIZE": "big"],
     ])
     func aBadValueNamesItsKey(_ override: [String: String]) async throws {
         var environment = ["SWAPLINE_MASTER_KEY": Self.key]

@@ -180,3 +180,42 @@ struct ObservabilityMetricsTests {
         }
     }
 }
+
+@Suite("Database pool metrics")
+struct DatabasePoolMetricsTests {
+    @Test func countsOpenConnectionsAndFailedConnects() async throws {
+        try await TestDatabase.with { database in
+            let registry = PrometheusCollectorRegistry()
+            let metrics = DatabasePoolMetrics(maximumConnections: 3, factory: PrometheusMetricsFactory(registry: registry))
+            let client = PostgresClient(
+                configuration: database.url.clientConfiguration(maximumConnections: 3),
+                backgroundLogger: metrics.backgroundLogger(passingOn: database.logger))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                try await client.withConnection { connection in
+                    _ = try await connection.query("SELECT 1", logger: database.logger)
+                    #expect(metrics.openConnections == 1)
+                    let text = registry.emitToString()
+                    #expect(text.contains("swapline_database_pool_connections 1"), "\(text)")
+                    #expect(text.contains("swapline_database_pool_size 3"))
+                }
+            }
+
+            // A server that refuses: every failed connect is counted.
+            let refused = PostgresClient.Configuration(host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: "none", tls: .disable)
+            let failing = DatabasePoolMetrics(maximumConnections: 1, factory: PrometheusMetricsFactory(registry: registry))
+            let unreachable = PostgresClient(configuration: refused, backgroundLogger: failing.backgroundLogger(passingOn: database.logger))
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await unreachable.run() }
+                group.addTask { _ = try? await unreachable.query("SELECT 1", logger: database.logger) }
+                _ = try? await eventually("a failed connect counted") {
+                    registry.emitToString().contains("swapline_database_pool_connect_failures_total 0") ? nil : true
+                }
+                group.cancelAll()
+            }
+            #expect(registry.emitToString().contains("swapline_database_pool_connect_failures_total"))
+            #expect(!registry.emitToString().contains("swapline_database_pool_connect_failures_total 0\n"))
+        }
+    }
+}

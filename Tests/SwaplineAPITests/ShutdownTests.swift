@@ -61,7 +61,8 @@ struct ShutdownTests {
             let issued = try await accounts.create(name: "outage")
             let port = try Self.freePort()
             let base = "http://127.0.0.1:\(port)"
-            let server = try SwaplineExecutable.launch(["serve", "--api", "--port", String(port)], database: database)
+            let server = try SwaplineExecutable.launch(
+                ["serve", "--api", "--port", String(port)], database: database, environment: ["SWAPLINE_REQUEST_TIMEOUT_SECONDS": "1"])
             defer { if server.isRunning { server.terminate() } }
             _ = try await eventually("the server ready") { await Self.get(base + "/ready")?.0 == 200 ? true : nil }
 
@@ -81,6 +82,15 @@ struct ShutdownTests {
                 }
                 #expect(notReady.contains("database unavailable"))
                 #expect(server.isRunning)
+                // A signed request meanwhile gets Calypso's 503 within the request deadline; the
+                // pool alone would keep it waiting for a connection until the database is back.
+                let asked = ContinuousClock.now
+                let during = await Self.call(
+                    base, "/api/v1/account", account: issued.account.rawValue, key: issued.key, secret: issued.secret, payload: "{}",
+                    timestamp: Int64(Date().timeIntervalSince1970 * 1000))
+                #expect(during?.0 == 503)
+                #expect(during?.1.contains(#""errorCode":"112""#) == true)
+                #expect(ContinuousClock.now - asked < .seconds(8))
                 // It comes back: the same process serves again.
                 try await admin.query("ALTER DATABASE \(unescaped: "\"" + name + "\"") WITH ALLOW_CONNECTIONS true")
             }
