@@ -17,9 +17,11 @@ extension AuditLog {
     /// currency: deposits − withdrawals = accounts' available + held + the house's take from
     /// completed exchanges. Finally each registered `ProjectionVerifier` recomputes its read
     /// model (none until the projections exist).
-    public func verify(seal: Seal? = nil) async throws -> AuditReport {
+    /// `progress` gets (events checked, events in all) every thousand events and at the end.
+    public func verify(seal: Seal? = nil, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> AuditReport {
         let projections = self.projections
         return try await withReadSnapshot { connection in
+            let total = try await Self.count("SELECT count(*) FROM events", on: connection, logger: logger)
             var walk = ChainWalk(seal: seal)
             let heads = try await connection.query(
                 "SELECT stream_id, last_version, last_hash, last_position FROM stream_heads", logger: logger)
@@ -29,9 +31,13 @@ extension AuditLog {
             // Grouped by stream, in version order; the collation only has to keep a stream's rows together.
             let events = try await connection.query(
                 "SELECT \(unescaped: AuditedEvent.columns) FROM events ORDER BY events.stream_id, events.stream_version", logger: logger)
+            var visited = 0
             for try await row in events {
                 walk.visit(try AuditedEvent.decode(row))
+                visited += 1
+                if visited % 1000 == 0 { progress(visited, total) }
             }
+            progress(visited, total)
             walk.finish()
             var checked: [String] = []
             for projection in projections {

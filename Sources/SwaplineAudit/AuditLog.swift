@@ -247,17 +247,22 @@ public struct AuditLog: Sendable {
     /// one stream. Each line carries every column: `data` and `metadata` as strings holding the
     /// exact jsonb text that was hashed, `recorded_at` as hashed, hashes in hex, so an auditor can
     /// recompute the chain from the export alone. Rows are fetched as they are written, never
-    /// gathered in memory. Returns the number of lines.
+    /// gathered in memory. Returns the number of lines. `progress` gets (lines written, lines in
+    /// all) every thousand lines and at the end.
     @discardableResult
-    public func export(since: Date? = nil, stream: String? = nil, _ emit: @Sendable (String) async throws -> Void) async throws -> Int {
+    public func export(
+        since: Date? = nil, stream: String? = nil, progress: @Sendable (Int, Int) -> Void = { _, _ in }, _ emit: @Sendable (String) async throws -> Void
+    ) async throws -> Int {
         try await withReadSnapshot { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: AuditedEvent.columns) FROM events
+            let filter: PostgresQuery = """
                 WHERE (\(since)::timestamptz IS NULL OR recorded_at >= \(since)::timestamptz)
                   AND (\(stream)::text IS NULL OR stream_id = \(stream)::text)
-                ORDER BY events.transaction_id, events.global_position
-                """,
+                """
+            let total = try await Self.count("SELECT count(*) FROM events \(filter.sql)", binds: filter.binds, on: connection, logger: logger)
+            let rows = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(AuditedEvent.columns) FROM events \(filter.sql) ORDER BY events.transaction_id, events.global_position",
+                    binds: filter.binds),
                 logger: logger
             )
             let encoder = JSONEncoder()
@@ -267,7 +272,9 @@ public struct AuditLog: Sendable {
                 let line = String(decoding: try encoder.encode(try AuditedEvent.decode(row)), as: UTF8.self)
                 try await emit(line)
                 count += 1
+                if count % 1000 == 0 { progress(count, total) }
             }
+            progress(count, total)
             return count
         }
     }
@@ -287,6 +294,13 @@ public struct AuditLog: Sendable {
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
         }
+    }
+
+    /// The one integer a `SELECT count(*) …` returns.
+    static func count(_ sql: String, binds: PostgresBindings = PostgresBindings(), on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     static func readStream(_ streamId: String, on connection: PostgresConnection, logger: Logger) async throws -> [AuditedEvent] {

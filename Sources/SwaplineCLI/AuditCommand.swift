@@ -102,7 +102,11 @@ struct AuditCommand: AsyncParsableCommand {
                     throw ValidationError("cannot read the seal file \(path): \(error)")
                 }
             }
-            let report = try await AuditCommand.withAudit(connection) { try await $0.verify(seal: sealed) }
+            let reporter = ProgressReporter(label: "verify")
+            let report = try await AuditCommand.withAudit(connection) { audit in
+                try await audit.verify(seal: sealed) { reporter.report(done: $0, total: $1) }
+            }
+            reporter.finish()
             if json {
                 try AuditCommand.printJSON(report)
             } else {
@@ -159,9 +163,11 @@ struct AuditCommand: AsyncParsableCommand {
                 return date
             }
             let stream = self.stream
-            _ = try await AuditCommand.withAudit(connection) { audit in
-                try await audit.export(since: sinceDate, stream: stream) { line in print(line) }
+            let reporter = ProgressReporter(label: "export")
+            let count = try await AuditCommand.withAudit(connection) { audit in
+                try await audit.export(since: sinceDate, stream: stream, progress: { reporter.report(done: $0, total: $1) }) { line in print(line) }
             }
+            reporter.finish("\(count) events written")
         }
     }
 

@@ -71,56 +71,10 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 let rebuilder = ProjectionRebuilder(client: client, logger: logger)
                 for projection in projections {
                     let reporter = ProgressReporter(label: projection.name)
-                    try await rebuilder.rebuild(projection) { reporter.report($0) }
-                    reporter.finish()
+                    try await rebuilder.rebuild(projection) { reporter.report(done: $0.applied, total: $0.total) }
+                    reporter.finish("rebuilt and swapped in")
                 }
             }
-        }
-    }
-}
-
-/// Progress with rate and ETA: one rewritten line on a terminal, a plain line every few seconds otherwise.
-final class ProgressReporter: Sendable {
-    let label: String
-    let isTerminal = isatty(STDERR_FILENO) != 0
-    private let lastPrint = Mutex<ContinuousClock.Instant?>(nil)
-    private let last = Mutex<RebuildProgress?>(nil)
-    private let printed = Mutex<Int>(-1)
-
-    init(label: String) {
-        self.label = label
-    }
-
-    func report(_ progress: RebuildProgress) {
-        last.withLock { $0 = progress }
-        let now = ContinuousClock.now
-        let due = lastPrint.withLock { previous -> Bool in
-            let interval: Duration = isTerminal ? .milliseconds(200) : .seconds(5)
-            if let previous, now - previous < interval { return false }
-            previous = now
-            return true
-        }
-        if due { write(progress, final: false) }
-    }
-
-    func finish() {
-        if let progress = last.withLock({ $0 }), isTerminal || printed.withLock({ $0 }) != progress.applied {
-            write(progress, final: true)
-        }
-        FileHandle.standardError.write(Data("\(label): rebuilt and swapped in\n".utf8))
-    }
-
-    private func write(_ progress: RebuildProgress, final: Bool) {
-        printed.withLock { $0 = progress.applied }
-        let seconds = max(Decimal(progress.elapsed.components.seconds) + Decimal(progress.elapsed.components.attoseconds / 1_000_000_000_000_000) / 1000, Decimal(string: "0.001")!)
-        let rate = (Decimal(progress.applied) / seconds).rounded(scale: 0, .down)
-        let remaining = max(progress.total - progress.applied, 0)
-        let eta = rate > 0 ? (Decimal(remaining) / rate).rounded(scale: 0, .up) : 0
-        let line = "\(label): \(progress.applied)/\(progress.total) events, \(rate.plainText) events/s, ETA \(eta.plainText) s"
-        if isTerminal {
-            FileHandle.standardError.write(Data("\r\(line)\(final ? "\n" : "")".utf8))
-        } else {
-            FileHandle.standardError.write(Data("\(line)\n".utf8))
         }
     }
 }

@@ -53,6 +53,9 @@ struct AuditCLITests {
             let export = try swapline(["audit", "export", "--stream", history.completedStream], database: database)
             #expect(export.status == 0, "\(export.errors)")
             #expect(export.output.split(separator: "\n").count == 4)
+            // Progress goes to standard error (not a terminal here: plain lines), never into the NDJSON.
+            #expect(export.errors.contains("export: 4/4 events (100 %)"), "\(export.errors)")
+            #expect(export.errors.contains("export: 4 events written"))
 
             // A consistent rewrite: invisible to a plain verify, caught against the seal file, exit status 1.
             try await harness.tamper([
@@ -62,7 +65,9 @@ struct AuditCLITests {
                 """,
                 AuditHarness.rechain(history.completedStream),
             ])
-            #expect(try swapline(["audit", "verify"], database: database).status == 0)
+            let plain = try swapline(["audit", "verify"], database: database)
+            #expect(plain.status == 0)
+            #expect(plain.errors.contains("verify: "), "\(plain.errors)")
             let caught = try swapline(["audit", "verify", "--seal", sealFile.path, "--json"], database: database)
             #expect(caught.status == 1)
             let report = try #require(try JSONSerialization.jsonObject(with: Data(caught.output.utf8)) as? [String: Any])
