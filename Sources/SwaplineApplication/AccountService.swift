@@ -16,6 +16,12 @@ public struct APIKeyRecord: Sendable {
     public var key: String
     public var account: AccountID
     public var secret: String
+
+    public init(key: String, account: AccountID, secret: String) {
+        self.key = key
+        self.account = account
+        self.secret = secret
+    }
 }
 
 /// Accounts, their balances (through the account aggregate) and their API keys.
@@ -28,11 +34,14 @@ public struct AccountService: Sendable {
     public let market: Market
     public let logger: Logger
     public let now: @Sendable () -> Date
+    /// Active keys kept for a few seconds (nil: every request looks its key up).
+    public let keyCache: APIKeyCache?
 
     public init(
         client: PostgresClient, secrets: SecretBox, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
-        now: @escaping @Sendable () -> Date = Date.init
+        now: @escaping @Sendable () -> Date = Date.init, keyCache: APIKeyCache? = nil
     ) {
+        self.keyCache = keyCache
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
@@ -137,22 +146,31 @@ public struct AccountService: Sendable {
         return IssuedCredentials(account: account, key: key, secret: secret)
     }
 
-    /// Revokes a key at once; requests signed with it get error 002.
+    /// Revokes a key at once; requests signed with it get error 002. The revocation is published
+    /// (in the same statement) to every serving node's key cache.
     public func revokeKey(_ key: String) async throws {
         let rows = try await client.query(
-            "UPDATE api_keys SET revoked_at = now() WHERE api_key = \(key) AND revoked_at IS NULL RETURNING api_key", logger: logger)
+            """
+            WITH revoked AS (UPDATE api_keys SET revoked_at = now() WHERE api_key = \(key) AND revoked_at IS NULL RETURNING api_key)
+            SELECT revoked.api_key FROM revoked, LATERAL (SELECT pg_notify(\(APIKeyCache.revocationChannel), revoked.api_key)) AS published
+            """,
+            logger: logger)
         var found = false
         for try await _ in rows.decode(String.self) { found = true }
+        keyCache?.forget(key)
         guard found else { throw SwaplineError.notFound("no active key \(key)") }
     }
 
     /// The active key's account and secret, or nil for an unknown or revoked key.
     public func activeKey(_ key: String) async throws -> APIKeyRecord? {
+        if let cached = keyCache?.record(for: key) { return cached }
         let rows = try await client.query(
             "SELECT account_id, secret_ciphertext FROM api_keys WHERE api_key = \(key) AND revoked_at IS NULL", logger: logger)
         for try await (accountText, sealed) in rows.decode((String, Data).self) {
             guard let account = AccountID(accountText) else { return nil }
-            return APIKeyRecord(key: key, account: account, secret: try secrets.open([UInt8](sealed)))
+            let record = APIKeyRecord(key: key, account: account, secret: try secrets.open([UInt8](sealed)))
+            keyCache?.keep(record)
+            return record
         }
         return nil
     }
@@ -166,10 +184,17 @@ public struct AccountService: Sendable {
 
     /// Records a signed request; false when the same key and signature were already seen inside
     /// the timestamp window, i.e. a replay. Kept in PostgreSQL so every node refuses it.
+    ///
+    /// Committed without waiting for the WAL flush (`synchronous_commit` off for this one
+    /// statement's transaction), which spared a disk flush on every read request. Nothing is
+    /// weakened: a request that writes commits synchronously afterwards, and that flush covers
+    /// this earlier record too; only a read's record can be lost in a crash, and replaying a read
+    /// changes nothing.
     public func recordRequest(key: String, signature: String) async throws -> Bool {
         let rows = try await client.query(
             """
-            INSERT INTO seen_requests (api_key, signature) VALUES (\(key), \(signature))
+            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+            INSERT INTO seen_requests (api_key, signature) SELECT \(key), \(signature) FROM async_commit
             ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now()
                 WHERE seen_requests.seen_at < now() - interval '6 minutes'
             RETURNING 1

@@ -37,6 +37,8 @@ public struct SwaplineSettings: Sendable {
     public var requestTimeoutSeconds: Double
     /// `SWAPLINE_DATABASE_POOL_SIZE`: connections one `serve` process opens at most.
     public var databasePoolSize: Int
+    /// `SWAPLINE_KEY_CACHE_SECONDS`: how long an API node keeps an active key (0: not at all).
+    public var keyCacheSeconds: Double
 
     /// The per-key request rate limit of the signed API routes, kept by each API process on its
     /// own: a cluster of n API nodes allows n × this per key.
@@ -122,7 +124,8 @@ public struct SwaplineSettings: Sendable {
         webhooks: WebhookSettings = WebhookSettings(),
         rateLimit: RateLimitSettings = RateLimitSettings(),
         requestTimeoutSeconds: Double = 10,
-        databasePoolSize: Int = 40
+        databasePoolSize: Int = 40,
+        keyCacheSeconds: Double = 5
     ) {
         self.databaseURL = databaseURL
         self.host = host
@@ -136,6 +139,7 @@ public struct SwaplineSettings: Sendable {
         self.rateLimit = rateLimit
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.databasePoolSize = databasePoolSize
+        self.keyCacheSeconds = keyCacheSeconds
     }
 
     /// The readers in priority order: environment variables, then the file named by
@@ -223,7 +227,8 @@ public struct SwaplineSettings: Sendable {
             rateLimit: rateLimit,
             requestTimeoutSeconds: try seconds(
                 reader, "swapline.request.timeout.seconds", "SWAPLINE_REQUEST_TIMEOUT_SECONDS", default: 10, range: 0.1...600),
-            databasePoolSize: try integer(reader, "swapline.database.pool.size", "SWAPLINE_DATABASE_POOL_SIZE", default: 40, range: 2...10_000)
+            databasePoolSize: try integer(reader, "swapline.database.pool.size", "SWAPLINE_DATABASE_POOL_SIZE", default: 40, range: 2...10_000),
+            keyCacheSeconds: try seconds(reader, "swapline.key.cache.seconds", "SWAPLINE_KEY_CACHE_SECONDS", default: 5, range: 0...300)
         )
     }
 

@@ -66,13 +66,20 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: settings.databasePoolSize),
             backgroundLogger: poolMetrics.backgroundLogger(passingOn: logger))
         let aggregates = AggregateLoader(store: EventStore.withReadModels(client: client, logger: logger))
-        let accounts = AccountService(client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates)
+        // Only the API authenticates requests, so only it keeps keys.
+        let keyCache = roles.api && settings.keyCacheSeconds > 0
+            ? APIKeyCache(timeToLive: .milliseconds(Int64((settings.keyCacheSeconds * 1000).rounded()))) : nil
+        let accounts = AccountService(
+            client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates, keyCache: keyCache)
         let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
         let ssrfGuard = SSRFGuard(allowedNetworks: settings.webhookAllowedNetworks)
         let subscriptions = SubscriptionService(
             client: client, secrets: settings.masterKey, ssrfGuard: ssrfGuard, rotationOverlap: settings.webhooks.rotationOverlapSeconds,
             logger: logger)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
+        if let keyCache {
+            services.append(KeyRevocationListener(cache: keyCache, client: client, logger: logger))
+        }
         if roles.execution {
             let venue = SimulatedVenue(
                 client: client, latencyMilliseconds: settings.venue.latencyMilliseconds, failureRate: settings.venue.failureRate,
