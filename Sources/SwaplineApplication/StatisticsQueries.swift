@@ -35,8 +35,10 @@ public struct StatisticsQueries: Sendable {
     public func daily(account: AccountID, from: String, to: String, source: Currency?, destination: Currency?) async throws
         -> [DailyExchangeFigures]
     {
-        guard let first = Timestamp.parse(from + "T00:00:00Z"), let last = Timestamp.parse(to + "T00:00:00Z"), from.count == 10, to.count == 10
-        else { throw SwaplineError.badRequest("payload.from and payload.to must be UTC dates, YYYY-MM-DD") }
+        // Year 0000 parses (Timestamp covers four-digit years) but is no PostgreSQL date: 0001 is the first.
+        guard let first = Timestamp.parse(from + "T00:00:00Z"), let last = Timestamp.parse(to + "T00:00:00Z"), from.count == 10, to.count == 10,
+            !from.hasPrefix("0000"), !to.hasPrefix("0000")
+        else { throw SwaplineError.badRequest("payload.from and payload.to must be UTC dates from 0001-01-01 to 9999-12-31, YYYY-MM-DD") }
         guard first <= last, last.timeIntervalSince(first) <= TimeInterval(Self.maximumDays - 1) * 86_400 else {
             throw SwaplineError.badRequest("payload.from must not be after payload.to, and the range at most \(Self.maximumDays) days")
         }

@@ -56,4 +56,19 @@ struct ExchangeStatsTests {
             #expect(malformed.errorCode == "001")
         }
     }
+
+    /// Found by `scripts/contract-test`: year 0000 is a four-digit year Timestamp parses, but no
+    /// PostgreSQL date, so the query failed and the client got 500 (`000`).
+    @Test func yearZeroIsABadRequest() async throws {
+        try await APIHarness.with { api in
+            let merchant = try await api.merchant()
+            for payload in [#"{"from": "0000-01-01", "to": "0000-01-02"}"#, #"{"from": "0000-12-31", "to": "0001-01-01"}"#] {
+                let response = try await api.call("/api/v1/exchange/stats", merchant, payload: payload)
+                #expect(response.status == 400, "\(payload)")
+                #expect(response.errorCode == "001", "\(payload)")
+            }
+            let first = try await api.call("/api/v1/exchange/stats", merchant, payload: #"{"from": "0001-01-01", "to": "0001-01-01"}"#)
+            #expect(first.status == 200)
+        }
+    }
 }
