@@ -156,14 +156,18 @@ public struct SwaplineSettings: Sendable {
         return ConfigReader(providers: providers)
     }
 
-    public static func load(from reader: ConfigReader) throws -> SwaplineSettings {
+    /// `DATABASE_URL` alone, for work that needs no other setting (an auditor's, without the master key).
+    public static func loadDatabaseURL(from reader: ConfigReader) throws -> DatabaseURL {
         let urlText = reader.string(forKey: "database.url", default: localDatabaseURL)
-        let databaseURL: DatabaseURL
         do {
-            databaseURL = try DatabaseURL(urlText)
+            return try DatabaseURL(urlText)
         } catch {
             throw SwaplineConfigurationError(key: "DATABASE_URL", message: "\(error)")
         }
+    }
+
+    public static func load(from reader: ConfigReader) throws -> SwaplineSettings {
+        let databaseURL = try loadDatabaseURL(from: reader)
         guard let masterKeyText = reader.string(forKey: "swapline.master.key", isSecret: true), !masterKeyText.isEmpty else {
             throw SwaplineConfigurationError(
                 key: "SWAPLINE_MASTER_KEY",

@@ -173,10 +173,10 @@ struct AuditCommand: AsyncParsableCommand {
 
     /// Runs `body` with an audit log on a client that takes the chosen role.
     static func withAudit<Result: Sendable>(_ connection: Connection, _ body: @Sendable (AuditLog) async throws -> Result) async throws -> Result {
-        let settings = try await Runtime.settings()
+        let databaseURL = try await Runtime.databaseURL()
         let logger = Runtime.logger()
         do {
-            return try await Runtime.withClient(settings, role: connection.role.isEmpty ? nil : connection.role, logger: logger) { client in
+            return try await Runtime.withClient(databaseURL, role: connection.role.isEmpty ? nil : connection.role, logger: logger) { client in
                 try await body(AuditLog(client: client, logger: logger, projections: ReadModelVerifiers.all))
             }
         } catch let error as AuditError {

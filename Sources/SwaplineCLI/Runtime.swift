@@ -16,6 +16,15 @@ enum Runtime {
         }
     }
 
+    /// Only `DATABASE_URL`: what read-only work (audit) needs, so an auditor is never handed the master key.
+    static func databaseURL() async throws -> DatabaseURL {
+        do {
+            return try SwaplineSettings.loadDatabaseURL(from: try await SwaplineSettings.makeReader())
+        } catch let error as SwaplineConfigurationError {
+            throw ValidationError(error.description)
+        }
+    }
+
     /// JSON lines when standard error is not a terminal, swift-log's text format on one;
     /// `SWAPLINE_LOG_FORMAT=json|text` overrides. Called once, first thing in `main`.
     static func bootstrapLogging() {
@@ -41,7 +50,16 @@ enum Runtime {
         logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
-        let configuration = settings.databaseURL.clientConfiguration(role: role, maximumConnections: 4)
+        try await withClient(settings.databaseURL, role: role, logger: logger, body)
+    }
+
+    static func withClient<Result: Sendable>(
+        _ databaseURL: DatabaseURL,
+        role: String? = Migrator.applicationRole,
+        logger: Logger,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        let configuration = databaseURL.clientConfiguration(role: role, maximumConnections: 4)
         // The pool's own chatter (a lease racing run()'s start) is noise on a command line.
         var quiet = logger
         quiet.logLevel = .error

@@ -45,11 +45,11 @@ public enum SwaplineExecutable {
     }
 
     /// Runs `swapline arguments…` against `database` (as its owner URL) and waits for it.
-    public static func run(_ arguments: [String], database: TestDatabase) throws -> CommandRun {
+    public static func run(_ arguments: [String], database: TestDatabase, environment extra: [String: String] = [:]) throws -> CommandRun {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
-        process.environment = environment(database, [:])
+        process.environment = environment(database, extra)
         // Standard error goes to a file so a chatty command cannot fill a pipe nobody reads yet.
         let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-stderr-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
