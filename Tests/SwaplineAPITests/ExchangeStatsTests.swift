@@ -57,8 +57,9 @@ struct ExchangeStatsTests {
         }
     }
 
-    /// Found by `scripts/contract-test`: year 0000 is a four-digit year Timestamp parses, but no
-    /// PostgreSQL date, so the query failed and the client got 500 (`000`).
+    /// Found by hand while building `scripts/contract-test` (its date generator starts at year 1):
+    /// year 0000 is a four-digit year Timestamp parses, but no PostgreSQL date, so the query failed
+    /// and the client got 500 (`000`).
     @Test func yearZeroIsABadRequest() async throws {
         try await APIHarness.with { api in
             let merchant = try await api.merchant()
