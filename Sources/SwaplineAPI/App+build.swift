@@ -85,6 +85,8 @@ public func buildRouter(_ dependencies: APIDependencies) -> Router<BasicRequestC
             authenticator: authenticator
         ).addRoutes(to: signed)
     }
+    // Last, so that it runs only when no route matched: a known path with another method is 405.
+    router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
     return router
 }
 

@@ -39,8 +39,9 @@ private let openAPIYAML = #"""
 
         Every error has Calypso's body `{"errorCode": "NNN", "message": "…"}`. Client errors answer 400,
         as Calypso does, except a body over the limit (413), the rate limit (429) and an unavailable
-        service (503); internal errors answer 500. A path or method that does not exist answers 404 with
-        code `004`.
+        service (503); internal errors answer 500. A path that does not exist answers 404 with code `004`;
+        a method its path does not take answers 405 with code `004` and an `Allow` header naming the
+        methods the path takes.
 
         This document is served at `GET /openapi.yaml`; a test fails when it and the router disagree.
     servers:
@@ -1189,9 +1190,9 @@ private let openAPIYAML = #"""
             `000` internal error (500); `001` bad request: malformed JSON, wrong types, missing fields, bad
             amount (400, 413 for a body over the limit); `002` invalid or revoked api key, or not the
             body's `account`'s; `003` wrong sign; `004` object not found, also another account's (and 404
-            for an unknown path or method); `011` timestamp more than 3 minutes from server time; `016`
-            idempotency key (or subscription `requestId`) already used with another payload; `100`
-            currency or pair unknown or disabled; `101` amount below the pair's minimum; `102` amount above
+            for an unknown path, 405 for a method the path does not take); `011` timestamp more than 3
+            minutes from server time; `016` idempotency key (or subscription `requestId`) already used
+            with another payload; `100` currency or pair unknown or disabled; `101` amount below the pair's minimum; `102` amount above
             the pair's maximum; `103` daily limit exceeded; `104` insufficient balance; `105` quote
             expired, used, or not this account's; `106` replayed request; `107` rate unavailable or
             stale; `110` webhook URL refused; `111` rate limit exceeded (429); `112` service unavailable
