@@ -1242,8 +1242,10 @@ private let openAPIYAML = #"""
               format: int64
               description: Milliseconds since 1970 (UTC), within 3 minutes of the server's clock either way (else `011`).
             payload:
-              type: object
-              description: The method's arguments; absent or null is the same as `{}`.
+              type: [object, "null"]
+              description: >-
+                The method's arguments; absent or null is the same as `{}`. An optional argument that is
+                null is the same as an absent one.
         EmptyRequest:
           description: The envelope of a method without arguments; `payload` may be omitted, null or `{}`.
           $ref: "#/components/schemas/RequestEnvelope"
@@ -1281,7 +1283,9 @@ private let openAPIYAML = #"""
               $ref: "#/components/schemas/AmountInput"
               description: Sold (source currency) for `SELL`, received (destination currency) for `BUY`.
             direction:
-              $ref: "#/components/schemas/Direction"
+              anyOf:
+                - $ref: "#/components/schemas/Direction"
+                - type: "null"
               default: SELL
         CreatePayload:
           type: object
@@ -1292,19 +1296,23 @@ private let openAPIYAML = #"""
             destinationCurrency:
               $ref: "#/components/schemas/Currency"
             amount:
-              $ref: "#/components/schemas/AmountInput"
+              anyOf:
+                - $ref: "#/components/schemas/AmountInput"
+                - type: "null"
               description: >-
                 Sold (source currency) for `SELL`, received (destination currency) for `BUY`. Required
                 without `quoteId`; with one it must equal the quoted amount or be omitted.
             direction:
-              $ref: "#/components/schemas/Direction"
+              anyOf:
+                - $ref: "#/components/schemas/Direction"
+                - type: "null"
               default: SELL
             quoteId:
-              type: string
+              type: [string, "null"]
               format: uuid
               description: A quote of `pre-calculate` for this account, pair and direction; executes at its amounts.
             idempotencyKey:
-              type: string
+              type: [string, "null"]
               minLength: 1
               maxLength: 64
               description: Per account, kept 24 hours; the same key with the same payload answers the first exchange.
@@ -1312,19 +1320,29 @@ private let openAPIYAML = #"""
           type: object
           properties:
             state:
-              $ref: "#/components/schemas/ExchangeState"
+              anyOf:
+                - $ref: "#/components/schemas/ExchangeState"
+                - type: "null"
             sourceCurrency:
-              $ref: "#/components/schemas/Currency"
+              anyOf:
+                - $ref: "#/components/schemas/Currency"
+                - type: "null"
             destinationCurrency:
-              $ref: "#/components/schemas/Currency"
+              anyOf:
+                - $ref: "#/components/schemas/Currency"
+                - type: "null"
             createdFrom:
-              $ref: "#/components/schemas/TimeOrDate"
+              anyOf:
+                - $ref: "#/components/schemas/TimeOrDate"
+                - type: "null"
               description: Created at or after this time.
             createdTo:
-              $ref: "#/components/schemas/TimeOrDate"
+              anyOf:
+                - $ref: "#/components/schemas/TimeOrDate"
+                - type: "null"
               description: Created before this time (excluded).
             cursor:
-              type: string
+              type: [string, "null"]
               maxLength: 100
               description: The `nextCursor` of the previous page.
             limit:
@@ -1335,6 +1353,7 @@ private let openAPIYAML = #"""
                   maximum: 500
                 - type: string
                   pattern: '^[0-9]+$'
+                - type: "null"
               default: 100
         StatsPayload:
           type: object
@@ -1349,9 +1368,13 @@ private let openAPIYAML = #"""
               format: date
               description: Last UTC day, included; `from` to `to` spans at most 366 days.
             sourceCurrency:
-              $ref: "#/components/schemas/Currency"
+              anyOf:
+                - $ref: "#/components/schemas/Currency"
+                - type: "null"
             destinationCurrency:
-              $ref: "#/components/schemas/Currency"
+              anyOf:
+                - $ref: "#/components/schemas/Currency"
+                - type: "null"
         SubscriptionCreatePayload:
           type: object
           required: [requestId, url, notificationEventTypes]
@@ -1368,7 +1391,7 @@ private let openAPIYAML = #"""
             notificationEventTypes:
               $ref: "#/components/schemas/EventTypes"
             notificationServiceTypes:
-              type: array
+              type: [array, "null"]
               maxItems: 16
               items:
                 const: EXCHANGE
@@ -1384,11 +1407,13 @@ private let openAPIYAML = #"""
               type: string
               format: uuid
             url:
-              type: string
+              type: [string, "null"]
               format: uri
               maxLength: 2048
             notificationEventTypes:
-              $ref: "#/components/schemas/EventTypes"
+              anyOf:
+                - $ref: "#/components/schemas/EventTypes"
+                - type: "null"
         DeliveriesPayload:
           type: object
           required: [requestId]
@@ -1397,16 +1422,22 @@ private let openAPIYAML = #"""
               type: string
               format: uuid
             status:
-              $ref: "#/components/schemas/DeliveryStatus"
+              anyOf:
+                - $ref: "#/components/schemas/DeliveryStatus"
+                - type: "null"
             exchangeId:
-              $ref: "#/components/schemas/IdInput"
+              anyOf:
+                - $ref: "#/components/schemas/IdInput"
+                - type: "null"
             cursor:
-              type: string
+              type: [string, "null"]
               pattern: '^[0-9]+$'
               description: The `nextCursor` of the previous page (a string).
             limit:
               description: Page size, 1 to 500 (default 100).
-              $ref: "#/components/schemas/IdInput"
+              anyOf:
+                - $ref: "#/components/schemas/IdInput"
+                - type: "null"
               default: 100
         RecoverPayload:
           type: object

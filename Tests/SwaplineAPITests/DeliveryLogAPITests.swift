@@ -128,6 +128,12 @@ struct DeliveryLogAPITests {
             #expect(backwards.errorCode == "001")
             let missing = try await api.call("/api/v1/subscription/webhook/recover", owner, payload: byId)
             #expect(missing.errorCode == "001")
+
+            // Found by scripts/contract-test: null optional arguments are absent (they were `001`).
+            let nulls = try await api.call(
+                Self.deliveries, owner, payload: #"{"requestId": "\#(requestId)", "status": null, "exchangeId": null, "cursor": null, "limit": null}"#)
+            #expect(nulls.status == 200, "\(nulls.json.serialized())")
+            #expect(list(nulls).count == 1)
             let noDelivery = try await api.call("/api/v1/subscription/webhook/redeliver", owner, payload: #"{"deliveryId": 999999}"#)
             #expect(noDelivery.errorCode == "004")
         }

@@ -108,4 +108,30 @@ struct ExchangeListTests {
             #expect(response.errorCode == "001" || response.errorCode == "100")
         }
     }
+
+    /// Found by `scripts/contract-test`: a null optional filter is absent, as a null payload is `{}`.
+    /// `createdFrom: null` was accepted while `sourceCurrency: null` was refused with `001`
+    /// ("payload.sourceCurrency is required"), in list and stats alike.
+    @Test func nullOptionalFiltersAreAbsent() async throws {
+        try await APIHarness.with { api in
+            let merchant = try await api.merchant()
+            let created = try await api.call(
+                "/api/v1/exchange/create", merchant, payload: #"{"sourceCurrency": "USDT_TRX", "destinationCurrency": "BTC", "amount": 100}"#)
+            #expect(created.status == 200)
+            let list = try await api.call(
+                "/api/v1/exchange/list", merchant,
+                payload: #"{"state": null, "sourceCurrency": null, "destinationCurrency": null, "createdFrom": null, "createdTo": null, "cursor": null, "limit": null}"#)
+            #expect(list.status == 200)
+            guard case .array(let exchanges)? = list.json["exchanges"] else {
+                Issue.record("no exchanges: \(list.json.serialized())")
+                return
+            }
+            #expect(exchanges.count == 1)
+            let today = String(Timestamp.format(api.clock.now).prefix(10))
+            let stats = try await api.call(
+                "/api/v1/exchange/stats", merchant,
+                payload: #"{"from": "\#(today)", "to": "\#(today)", "sourceCurrency": null, "destinationCurrency": null}"#)
+            #expect(stats.status == 200, "\(stats.json.serialized())")
+        }
+    }
 }

@@ -14,6 +14,14 @@ struct Payload {
         }
     }
 
+    /// Whether `field` is given. An optional field that is null is absent, as a null payload is `{}`.
+    func has(_ field: String) -> Bool {
+        switch value[field] {
+        case nil, .null?: false
+        default: true
+        }
+    }
+
     func optionalString(_ field: String, maxLength: Int = 200) throws(SwaplineError) -> String? {
         switch value[field] {
         case nil, .null?: return nil

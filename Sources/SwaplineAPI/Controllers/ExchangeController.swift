@@ -142,8 +142,8 @@ struct ExchangeController<Context: RequestContext>: Sendable {
             }
             filter.state = state
         }
-        if payload.value["sourceCurrency"] != nil { filter.sourceCurrency = try payload.currency("sourceCurrency", market: market) }
-        if payload.value["destinationCurrency"] != nil {
+        if payload.has("sourceCurrency") { filter.sourceCurrency = try payload.currency("sourceCurrency", market: market) }
+        if payload.has("destinationCurrency") {
             filter.destinationCurrency = try payload.currency("destinationCurrency", market: market)
         }
         filter.createdFrom = try payload.optionalTime("createdFrom")
@@ -167,8 +167,8 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     func stats(_ request: Request) async throws -> Response {
         let signed = try await authenticator.authenticate(request)
         let payload = signed.payload
-        let source = payload.value["sourceCurrency"] == nil ? nil : try payload.currency("sourceCurrency", market: market)
-        let destination = payload.value["destinationCurrency"] == nil ? nil : try payload.currency("destinationCurrency", market: market)
+        let source = payload.has("sourceCurrency") ? try payload.currency("sourceCurrency", market: market) : nil
+        let destination = payload.has("destinationCurrency") ? try payload.currency("destinationCurrency", market: market) : nil
         let days = try await statistics.daily(
             account: signed.account, from: try payload.string("from", maxLength: 10), to: try payload.string("to", maxLength: 10),
             source: source, destination: destination)

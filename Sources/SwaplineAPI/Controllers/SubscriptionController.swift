@@ -42,14 +42,14 @@ struct SubscriptionController<Context: RequestContext>: Sendable {
         if let status, !DeliveryStore.statuses.contains(status) {
             throw SwaplineError.badRequest("payload.status must be one of \(DeliveryStore.statuses.joined(separator: ", "))")
         }
-        let exchangeId = payload.value["exchangeId"] == nil ? nil : try payload.identifier("exchangeId")
+        let exchangeId = payload.has("exchangeId") ? try payload.identifier("exchangeId") : nil
         var cursor: Int64?
         if let text = try payload.optionalString("cursor", maxLength: 20) {
             guard let value = Int64(text), value > 0 else { throw SwaplineError.badRequest("payload.cursor is not a cursor this API returned") }
             cursor = value
         }
         var limit = 100
-        if payload.value["limit"] != nil {
+        if payload.has("limit") {
             let value = try payload.identifier("limit")
             guard value <= Self.maximumPageSize else {
                 throw SwaplineError.badRequest("payload.limit must be an integer from 1 to \(Self.maximumPageSize)")
