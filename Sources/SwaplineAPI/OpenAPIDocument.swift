@@ -138,7 +138,9 @@ private let openAPIYAML = #"""
               content:
                 application/yaml:
                   schema:
-                    type: string
+                    type: object
+                    description: This document.
+                    required: [openapi, info, paths]
       /api/v1/account:
         post:
           tags: [Account]
@@ -1188,15 +1190,15 @@ private let openAPIYAML = #"""
           type: string
           description: >-
             `000` internal error (500); `001` bad request: malformed JSON, wrong types, missing fields, bad
-            amount (400, 413 for a body over the limit); `002` invalid or revoked api key, or not the
-            body's `account`'s; `003` wrong sign; `004` object not found, also another account's (and 404
-            for an unknown path, 405 for a method the path does not take); `011` timestamp more than 3
-            minutes from server time; `016` idempotency key (or subscription `requestId`) already used
-            with another payload; `100` currency or pair unknown or disabled; `101` amount below the pair's minimum; `102` amount above
-            the pair's maximum; `103` daily limit exceeded; `104` insufficient balance; `105` quote
-            expired, used, or not this account's; `106` replayed request; `107` rate unavailable or
-            stale; `110` webhook URL refused; `111` rate limit exceeded (429); `112` service unavailable
-            (503). All others answer 400.
+            amount (400, 413 for a body over the limit); `002` invalid or revoked api key, or not the body's
+            `account`'s; `003` wrong sign; `004` object not found, also another account's (and 404 for an
+            unknown path, 405 for a method the path does not take); `011` timestamp more than 3 minutes from
+            server time; `016` idempotency key (or subscription `requestId`) already used with another payload;
+            `100` currency or pair unknown or disabled; `101` amount below the pair's minimum; `102` amount
+            above the pair's maximum; `103` daily limit exceeded; `104` insufficient balance; `105` quote
+            expired, used, or not this account's; `106` replayed request; `107` rate unavailable or stale; `110`
+            webhook URL refused; `111` rate limit exceeded (429); `112` service unavailable (503). All others
+            answer 400.
           enum:
             - "000"
             - "001"

@@ -16,10 +16,24 @@ public struct BenchmarkResult: Codable, Sendable {
     public var p99: Double?
     public var baselineMin: Double?
     public var baselineMax: Double?
-    /// Whether the goal is met, when the goal is a ratio or a latency bound.
+    /// Whether the goal is met, when the goal is a ratio, a bound on the value or a latency bound.
     public var met: Bool?
+    /// True when a smaller value is the better one (a load time, a lag, memory): the goal bounds
+    /// the value or the ratio from above, or only the p99 is bounded.
+    public var lowerIsBetter: Bool
 
-    public init(name: String, values: [Double], baselines: [Double]?, goalRatio: Double?, goal: String, unit: String, p50: Double? = nil, p99: Double? = nil, p99Bound: Double? = nil) {
+    /// - Parameters:
+    ///   - goalRatio: the goal is `ratio >= goalRatio` (higher is better).
+    ///   - maximumRatio: the goal is `ratio < maximumRatio` (lower is better: a time against the baseline's time).
+    ///   - minimumValue: the value itself must be at least this (an absolute floor, e.g. events/s).
+    ///   - maximumValue: the value itself must stay below this (an absolute ceiling, e.g. MiB).
+    ///   - p99Bound: the p99 must stay below this (ms).
+    ///   - lowerIsBetter: says so for a figure with no goal to tell (by default, from the bounds above).
+    public init(
+        name: String, values: [Double], baselines: [Double]?, goalRatio: Double?, goal: String, unit: String, p50: Double? = nil,
+        p99: Double? = nil, p99Bound: Double? = nil, maximumRatio: Double? = nil, minimumValue: Double? = nil, maximumValue: Double? = nil,
+        lowerIsBetter: Bool? = nil
+    ) {
         self.name = name
         let value = Self.median(values)
         self.value = value
@@ -38,9 +52,15 @@ public struct BenchmarkResult: Codable, Sendable {
             self.ratio = baseline > 0 ? value / baseline : nil
         }
         var met: Bool?
-        if let goalRatio, let ratio { met = ratio >= goalRatio }
-        if let p99Bound, let p99 { met = (met ?? true) && p99 < p99Bound }
+        func require(_ condition: Bool) { met = (met ?? true) && condition }
+        if let goalRatio { require(ratio.map { $0 >= goalRatio } ?? false) }
+        if let maximumRatio { require(ratio.map { $0 < maximumRatio } ?? false) }
+        if let minimumValue { require(value >= minimumValue) }
+        if let maximumValue { require(value < maximumValue) }
+        if let p99Bound, let p99 { require(p99 < p99Bound) }
         self.met = met
+        self.lowerIsBetter =
+            lowerIsBetter ?? (maximumRatio != nil || maximumValue != nil || (goalRatio == nil && minimumValue == nil && p99Bound != nil))
     }
 
     public static func median(_ values: [Double]) -> Double {
@@ -76,8 +96,9 @@ public struct BenchmarkReport: Codable, Sendable {
         ]
         for result in results {
             let met = result.met.map { $0 ? "yes" : "no" } ?? "—"
+            let goal = result.lowerIsBetter && !result.goal.contains("lower is better") ? "\(result.goal) (lower is better)" : result.goal
             lines.append(
-                "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(result.goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
+                "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
             )
         }
         return lines.joined(separator: "\n")

@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// PostgreSQL's own load generator, run with a script on the same server: the baseline every
 /// database-bound figure is divided by, measured in the same run because these machines' disks
 /// change speed from one minute to the next.
@@ -47,7 +41,7 @@ public struct PgBench: Sendable {
             executable, "-n", "-f", file.path, "-c", String(clients), "-j", String(min(clients, ProcessInfo.processInfo.activeProcessorCount)),
             "-T", String(seconds), "-M", "prepared", connection,
         ]
-        let (status, text) = try Self.spawn(arguments)
+        let (status, text) = try Subprocess.run(arguments)
         guard status == 0 else { throw Failure(description: "pgbench failed (\(status)): \(text.suffix(2000))") }
         // "tps = 1234.56 (without initial connection time)"
         for line in text.split(separator: "\n") where line.hasPrefix("tps = ") {
@@ -56,39 +50,24 @@ public struct PgBench: Sendable {
         throw Failure(description: "no tps in pgbench output: \(text.suffix(2000))")
     }
 
-    /// Runs a program and returns its exit status and output. Not `Process`: a child inherits
-    /// the spawning thread's signal mask, and Swift's threads block SIGALRM, which pgbench's
-    /// `-T` needs to stop; here the child starts with no signal blocked and default handlers.
-    static func spawn(_ arguments: [String]) throws -> (Int32, String) {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-bench-\(UUID().uuidString).out").path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var environment: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in environment { free(pointer) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, &argv, &environment)
-        guard spawned == 0 else { throw Failure(description: "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        // WIFEXITED / WEXITSTATUS by hand: the macros are not imported.
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exitStatus, output)
+    /// psql beside pgbench (the same PostgreSQL installation).
+    var psql: String {
+        URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("psql").path
+    }
+
+    /// Rows per second of `COPY (query) TO STDOUT` (one line of SQL), read by psql and thrown away (`\copy … to
+    /// '/dev/null'` writes on the client side): PostgreSQL producing and sending those rows, with
+    /// no parsing and no work on them. (A server-side `COPY … TO '/dev/null'` would need superuser
+    /// or pg_write_server_files, which the runtime role rightly lacks.)
+    public func copyRate(query: String) throws -> Double {
+        let started = ContinuousClock.now
+        let (status, text) = try Subprocess.run([psql, "-X", "-v", "ON_ERROR_STOP=1", "-c", "\\copy (\(query)) to '/dev/null'", connection])
+        let seconds = LoadRun.milliseconds(ContinuousClock.now - started) / 1000
+        guard status == 0 else { throw Failure(description: "psql \\copy failed (\(status)): \(text.suffix(2000))") }
+        // "COPY 1000000"
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("COPY ") }), let rows = Double(line.dropFirst("COPY ".count)) else {
+            throw Failure(description: "no row count in psql's output: \(text.suffix(2000))")
+        }
+        return rows / seconds
     }
 }

@@ -26,15 +26,25 @@ public struct Workloads: Sendable {
     public let seconds: Int
     /// Runs per figure (the median is reported).
     public let runs: Int
+    /// Works as the schema's owner (the login user): what `swapline projections rebuild` uses.
+    public let owner: PostgresClient
+    /// The `swapline` executable, started as `swapline serve` by the workloads that measure a
+    /// server process on its own.
+    public let executable: String
 
-    public init(client: PostgresClient, pgbench: PgBench, market: Market, secrets: SecretBox, logger: Logger, seconds: Int, runs: Int) {
+    public init(
+        client: PostgresClient, owner: PostgresClient, pgbench: PgBench, market: Market, secrets: SecretBox, logger: Logger, seconds: Int,
+        runs: Int, executable: String
+    ) {
         self.client = client
+        self.owner = owner
         self.pgbench = pgbench
         self.market = market
         self.secrets = secrets
         self.logger = logger
         self.seconds = seconds
         self.runs = runs
+        self.executable = executable
     }
 
     // MARK: - Event-store append
@@ -89,14 +99,13 @@ public struct Workloads: Sendable {
         let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
         let exchanges = ExchangeService(client: client, market: market, logger: logger)
         var opened: [SignedClient.Merchant] = []
-        for index in 0..<clients {
-            let issued = try await accounts.create(name: "bench get \(index)")
-            _ = try await accounts.deposit(account: issued.account, currency: Currency("USDT_TRX"), amountText: "100000")
-            let exchange = try await exchanges.create(
-                account: issued.account,
+        for var merchant in try await openMerchants(clients, name: "bench get", deposit: "100000") {
+            merchant.exchangeId = try await exchanges.create(
+                account: merchant.account,
                 request: CreateExchangeRequest(pair: CurrencyPair(Currency("USDT_TRX"), Currency("BTC")), amountText: "100"),
-                metadata: EventMetadata(actor: "bench"))
-            opened.append(SignedClient.Merchant(account: issued.account.rawValue, key: issued.key, secret: issued.secret, exchangeId: exchange.id))
+                metadata: EventMetadata(actor: "bench")
+            ).id
+            opened.append(merchant)
         }
         let merchants = opened
         let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
@@ -134,6 +143,19 @@ public struct Workloads: Sendable {
             goal: "≥ 0.5× Hummingbird fixed body", unit: "req/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
     }
 
+    /// `count` new accounts with `deposit` USDT_TRX each and their API keys: one per client
+    /// connection, so no single account stream is the bottleneck.
+    func openMerchants(_ count: Int, name: String, deposit: String) async throws -> [SignedClient.Merchant] {
+        let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
+        var merchants: [SignedClient.Merchant] = []
+        for index in 0..<count {
+            let issued = try await accounts.create(name: "\(name) \(index)")
+            _ = try await accounts.deposit(account: issued.account, currency: Currency("USDT_TRX"), amountText: deposit)
+            merchants.append(SignedClient.Merchant(account: issued.account, key: issued.key, secret: issued.secret, exchangeId: 0))
+        }
+        return merchants
+    }
+
     func check(_ sample: Sample, _ what: String) throws {
         guard sample.operations > 0 else { throw PgBench.Failure(description: "\(what): no operation succeeded (\(sample.errors) errors)") }
         if sample.errors > 0 { logger.warning("benchmark operations failed", metadata: ["workload": "\(what)", "errors": "\(sample.errors)"]) }
@@ -143,7 +165,7 @@ public struct Workloads: Sendable {
 /// A Calypso client: every request freshly signed with its account's secret, as real clients do.
 struct SignedClient: Sendable {
     struct Merchant: Sendable {
-        var account: String
+        var account: AccountID
         var key: String
         var secret: String
         var exchangeId: Int64
@@ -173,8 +195,16 @@ struct SignedClient: Sendable {
         }
     }
 
+    /// The exchange every create workload asks for: the smallest USDT_TRX → BTC exchange.
+    static let createPayload = #"{"sourceCurrency": "USDT_TRX", "destinationCurrency": "BTC", "amount": 10}"#
+
+    /// One signed `exchange/create` of `createPayload`.
+    func create(_ merchant: Merchant) async throws {
+        _ = try await call("/api/v1/exchange/create", merchant, payload: Self.createPayload)
+    }
+
     func call(_ path: String, _ merchant: Merchant, payload: String) async throws -> String {
-        let body = #"{"account":"\#(merchant.account)","timestamp":\#(Self.timestamp()),"payload":\#(payload)}"#
+        let body = #"{"account":"\#(merchant.account.rawValue)","timestamp":\#(Self.timestamp()),"payload":\#(payload)}"#
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -367,15 +397,8 @@ extension Workloads {
     public func exchangeCreate(clients: Int) async throws -> BenchmarkResult {
         let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
         let exchanges = ExchangeService(client: client, market: market, logger: logger)
-        var opened: [SignedClient.Merchant] = []
-        for index in 0..<clients {
-            let issued = try await accounts.create(name: "bench create \(index)")
-            _ = try await accounts.deposit(account: issued.account, currency: Currency("USDT_TRX"), amountText: "100000000")
-            opened.append(SignedClient.Merchant(account: issued.account.rawValue, key: issued.key, secret: issued.secret, exchangeId: 0))
-        }
-        let merchants = opened
+        let merchants = try await openMerchants(clients, name: "bench create", deposit: "100000000")
         let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
-        let payload = #"{"sourceCurrency": "USDT_TRX", "destinationCurrency": "BTC", "amount": 10}"#
         var values: [Double] = []
         var baselines: [Double] = []
         var samples: [Sample] = []
@@ -384,13 +407,14 @@ extension Workloads {
                 let http = SignedClient(port: port, connections: clients)
                 defer { http.shutdown() }
                 return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
-                    _ = try await http.call("/api/v1/exchange/create", merchants[index], payload: payload)
+                    try await http.create(merchants[index])
                 }
             }
             try check(sample, "exchange/create")
             values.append(sample.rate)
             samples.append(sample)
             baselines.append(try pgbench.run(script: Self.createScript, clients: clients, seconds: seconds))
+            try await removePgbenchExchangesFromQueue()
         }
         let median = samples.sorted { $0.rate < $1.rate }[samples.count / 2]
         return BenchmarkResult(

@@ -34,8 +34,19 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The pgbench executable (default: found beside the PostgreSQL installation).")
     var pgbench: String?
 
-    @Option(help: "Run only the workloads whose name contains one of these (comma-separated): append, get, create, webhooks.")
+    @Option(help: "Run only the workloads whose name contains one of these (comma-separated): append, get, create, webhooks, lifecycle, lag, memory, aggregate, rebuild.")
     var only: String?
+
+    @Option(help: "Events in the long histories of the aggregate and rebuild workloads (default 1000000, or 2000 with --quick).")
+    var events: Int?
+
+    @Option(help: "Seconds of create load while the server's memory and projection lag are sampled (default 600, or 3 with --quick).")
+    var memorySeconds: Int?
+
+    /// This very executable, started again as `swapline serve` by the workloads that need a server process.
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? Bundle.main.executablePath ?? CommandLine.arguments[0]
+    }
 
     func wanted(_ workload: String) -> Bool {
         guard let only else { return true }
@@ -58,12 +69,14 @@ struct BenchCommand: AsyncParsableCommand {
         var report = BenchmarkReport(quick: quick)
         let configuration = url.clientConfiguration(role: Migrator.applicationRole, maximumConnections: max(40, clients + 8))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let owner = PostgresClient(configuration: url.clientConfiguration(role: nil, maximumConnections: 4), backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
+            group.addTask { await owner.run() }
             defer { group.cancelAll() }
             let workloads = Workloads(
-                client: client, pgbench: PgBench(executable: pgbenchPath, connection: connection), market: settings.market,
-                secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs)
+                client: client, owner: owner, pgbench: PgBench(executable: pgbenchPath, connection: connection), market: settings.market,
+                secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs, executable: Self.executablePath())
             if wanted("append") {
                 for count in writers {
                     print("append, \(count) writer(s)…")
@@ -81,6 +94,26 @@ struct BenchCommand: AsyncParsableCommand {
             if wanted("webhooks") {
                 print("webhooks, 1 event → 10 subscriptions…")
                 report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 100)
+            }
+            if wanted("lifecycle") {
+                print("exchange lifecycle, create → COMPLETED, \(clients) clients (swapline serve --api --execution)…")
+                report.results.append(try await workloads.lifecycle(clients: clients))
+            }
+            // One run measures both: lag and memory are sampled under the same create load.
+            if wanted("lag") || wanted("memory") {
+                let memorySeconds = self.memorySeconds ?? (quick ? 3 : 600)
+                print("projection lag and server memory under exchange/create, \(clients) clients, \(memorySeconds) s (swapline serve)…")
+                report.results += try await workloads.serverUnderCreateLoad(clients: clients, seconds: memorySeconds)
+            }
+            // Last: these two write long histories, which every later reader of the whole table would walk.
+            let events = self.events ?? (quick ? 2_000 : 1_000_000)
+            if wanted("aggregate") {
+                print("account aggregate load after \(events) events…")
+                report.results += try await workloads.aggregateLoad(events: events)
+            }
+            if wanted("rebuild") {
+                print("projection rebuild over \(events) exchange events…")
+                report.results.append(try await workloads.projectionRebuild(events: events))
             }
         }
         print()

@@ -74,19 +74,28 @@ public struct ProjectionRunner: Service {
     /// Records the lag: events appended after the checkpoint, and how long ago the oldest of
     /// them was recorded (0 when caught up). A gauge, so it reads the head once per call.
     public func recordLag() async throws {
+        let lag = try await Self.lag(of: projection.name, client: client, logger: logger)
+        lagEvents.record(lag.events)
+        lagMilliseconds.record(lag.milliseconds)
+    }
+
+    /// How far the projection named `name` trails the event store: events appended after its
+    /// checkpoint, and how long ago the oldest of them was recorded (0 when caught up). What the
+    /// `swapline_projection_lag_*` gauges show; the benchmarks sample it too.
+    public static func lag(of name: String, client: PostgresClient, logger: Logger) async throws -> (events: Int64, milliseconds: Int64) {
         let rows = try await client.query(
             """
             SELECT count(*), COALESCE((EXTRACT(EPOCH FROM (now() - min(e.recorded_at))) * 1000)::bigint, 0)
             FROM events e,
-                 (SELECT COALESCE((SELECT transaction_id FROM checkpoints WHERE name = \(projection.name)), '0'::xid8) AS transaction_id,
-                         COALESCE((SELECT position FROM checkpoints WHERE name = \(projection.name)), 0) AS position) c
+                 (SELECT COALESCE((SELECT transaction_id FROM checkpoints WHERE name = \(name)), '0'::xid8) AS transaction_id,
+                         COALESCE((SELECT position FROM checkpoints WHERE name = \(name)), 0) AS position) c
             WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position)
             """,
             logger: logger)
         for try await (events, milliseconds) in rows.decode((Int64, Int64).self) {
-            lagEvents.record(events)
-            lagMilliseconds.record(milliseconds)
+            return (events, milliseconds)
         }
+        return (0, 0)
     }
 
     /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.
