@@ -265,15 +265,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "SwaplineBenchmarksTests",
-            dependencies: [
-                "SwaplineBenchmarks", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineProjections",
-                "SwaplineTestSupport",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
             name: "SwaplineExecutionTests",
             dependencies: [
                 "SwaplineExecution", "SwaplineApplication", "SwaplineDomain", "SwaplineEventStore", "SwaplineTestSupport",
