@@ -96,7 +96,7 @@ public struct Workloads: Sendable {
     /// Signed `exchange/get` calls by `clients` connections (one account each), against the same
     /// client calling a Hummingbird route that answers a fixed body of the same size.
     public func exchangeGet(clients: Int) async throws -> BenchmarkResult {
-        let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
+        let accounts = servingAccounts()
         let exchanges = ExchangeService(client: client, market: market, logger: logger)
         var opened: [SignedClient.Merchant] = []
         for var merchant in try await openMerchants(clients, name: "bench get", deposit: "100000") {
@@ -141,6 +141,15 @@ public struct Workloads: Sendable {
         return BenchmarkResult(
             name: "exchange/get over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.5,
             goal: "≥ 0.5× Hummingbird fixed body", unit: "req/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
+    }
+
+    /// Accounts as an API node of `swapline serve` has them: keys kept for the default 5 s
+    /// (`SWAPLINE_KEY_CACHE_SECONDS`; `SWAPLINE_BENCH_KEY_CACHE_SECONDS=0` measures without).
+    func servingAccounts() -> AccountService {
+        let seconds = ProcessInfo.processInfo.environment["SWAPLINE_BENCH_KEY_CACHE_SECONDS"].flatMap(Int.init) ?? 5
+        return AccountService(
+            client: client, secrets: secrets, market: market, logger: logger,
+            keyCache: seconds > 0 ? APIKeyCache(timeToLive: .seconds(seconds)) : nil)
     }
 
     /// `count` new accounts with `deposit` USDT_TRX each and their API keys: one per client
@@ -395,7 +404,7 @@ extension Workloads {
     /// p50/p99, against pgbench running the statements one create sends (`createScript`) at the
     /// same concurrency. No execution worker runs: this is the API's part alone.
     public func exchangeCreate(clients: Int) async throws -> BenchmarkResult {
-        let accounts = AccountService(client: client, secrets: secrets, market: market, logger: logger)
+        let accounts = servingAccounts()
         let exchanges = ExchangeService(client: client, market: market, logger: logger)
         let merchants = try await openMerchants(clients, name: "bench create", deposit: "100000000")
         let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
