@@ -37,7 +37,11 @@ public struct ExchangeService: Sendable {
     public let store: EventStore
     /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
     public let aggregates: AggregateLoader
-    public let market: Market
+    /// The market as configured; `market` is it with the pair kill switch applied.
+    public let configuredMarket: Market
+    /// The pairs switched off at run time (nil: only the configured market counts).
+    public let pairSwitches: PairSwitches?
+    public var market: Market { pairSwitches?.applied(to: configuredMarket) ?? configuredMarket }
     public let logger: Logger
     public let now: @Sendable () -> Date
     /// `swapline_exchanges_total{state="created"}`: exchanges whose request committed.
@@ -47,13 +51,14 @@ public struct ExchangeService: Sendable {
 
     public init(
         client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
-        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory
+        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil
     ) {
+        self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
-        self.market = market
+        self.configuredMarket = market
         self.logger = logger
         self.now = now
     }

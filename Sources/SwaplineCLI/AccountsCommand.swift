@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresNIO
 import SwaplineAPI
 import SwaplineApplication
 import SwaplineDomain
@@ -187,8 +188,70 @@ struct AccountsCommand: AsyncParsableCommand {
 
 struct MarketCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "market", abstract: "Inspect the market (currencies, pairs, rates, fees, limits).",
-        subcommands: [Example.self])
+        commandName: "market", abstract: "Inspect the market; switch a pair off or on at once on every node (the kill switch).",
+        subcommands: [Example.self, Disable.self, Enable.self, Switches.self])
+
+    /// `SRC/DST`, a pair of the configured market.
+    static func pair(_ text: String, in market: Market) throws -> CurrencyPair {
+        let parts = text.split(separator: "/").map(String.init)
+        guard parts.count == 2 else { throw ValidationError("a pair is SOURCE/DESTINATION, e.g. USDT_TRX/BTC; got \(text)") }
+        let pair = CurrencyPair(Currency(parts[0]), Currency(parts[1]))
+        guard market.pairs[pair] != nil else {
+            throw ValidationError("\(text) is not a pair of the market; pairs: \(market.pairs.keys.map(\.description).sorted().joined(separator: ", "))")
+        }
+        return pair
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Switch a pair off on every node at once: pre-calculate and create answer 100, exchanges not yet executed fail with PAIR_DISABLED.")
+        @Argument(help: "The pair, SOURCE/DESTINATION (e.g. USDT_TRX/BTC).") var pair: String
+        @Option(help: "Why, for the record.") var reason: String = ""
+
+        func run() async throws {
+            let settings = try await Runtime.settings()
+            let pair = try MarketCommand.pair(self.pair, in: settings.market)
+            let reason = self.reason
+            let changed = try await Runtime.withClient(settings, role: nil, logger: Runtime.logger()) { client in
+                try await PairSwitches.set(pair, enabled: false, reason: reason, client: client, logger: Runtime.logger())
+            }
+            print(changed ? "\(pair) switched off" : "\(pair) was already switched off")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Switch a pair back on (as far as the market file enables it).")
+        @Argument(help: "The pair, SOURCE/DESTINATION.") var pair: String
+
+        func run() async throws {
+            let settings = try await Runtime.settings()
+            let pair = try MarketCommand.pair(self.pair, in: settings.market)
+            let changed = try await Runtime.withClient(settings, role: nil, logger: Runtime.logger()) { client in
+                try await PairSwitches.set(pair, enabled: true, reason: "", client: client, logger: Runtime.logger())
+            }
+            print(changed ? "\(pair) switched on again" : "\(pair) was not switched off")
+        }
+    }
+
+    struct Switches: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The pairs switched off now, when and why.")
+
+        func run() async throws {
+            let settings = try await Runtime.settings()
+            let lines = try await Runtime.withClient(settings, role: nil, logger: Runtime.logger()) { client in
+                let rows = try await client.query(
+                    "SELECT source_currency || '/' || destination_currency, disabled_at::text, reason FROM pair_switches ORDER BY 1",
+                    logger: Runtime.logger())
+                var lines: [String] = []
+                for try await (pair, at, reason) in rows.decode((String, String, String).self) {
+                    lines.append("\(pair)  off since \(at)\(reason.isEmpty ? "" : "  \(reason)")")
+                }
+                return lines
+            }
+            print(lines.isEmpty ? "no pair is switched off" : lines.joined(separator: "\n"))
+        }
+    }
 
     struct Example: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the built-in market as a SWAPLINE_MARKET_FILE example.")

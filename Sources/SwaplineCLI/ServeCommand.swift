@@ -71,12 +71,16 @@ struct ServeCommand: AsyncParsableCommand {
             ? APIKeyCache(timeToLive: .milliseconds(Int64((settings.keyCacheSeconds * 1000).rounded()))) : nil
         let accounts = AccountService(
             client: client, secrets: settings.masterKey, market: settings.market, logger: logger, aggregates: aggregates, keyCache: keyCache)
-        let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates)
+        // The kill switch is read before serving, so a switched-off pair is never taken at start.
+        let pairSwitches = PairSwitches()
+        try await Runtime.withClient(settings, logger: logger) { try await pairSwitches.reload(client: $0, logger: logger) }
+        let exchanges = ExchangeService(client: client, market: settings.market, logger: logger, aggregates: aggregates, pairSwitches: pairSwitches)
         let ssrfGuard = SSRFGuard(allowedNetworks: settings.webhookAllowedNetworks)
         let subscriptions = SubscriptionService(
             client: client, secrets: settings.masterKey, ssrfGuard: ssrfGuard, rotationOverlap: settings.webhooks.rotationOverlapSeconds,
             logger: logger)
         var services: [any Service] = [client, HousekeepingService(housekeeping: Housekeeping(client: client, logger: logger))]
+        services.append(PairSwitchListener(switches: pairSwitches, client: client, logger: logger))
         if let keyCache {
             services.append(KeyRevocationListener(cache: keyCache, client: client, logger: logger))
         }
@@ -87,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(
                 ExecutionWorker(
                     client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger,
-                    aggregates: aggregates))
+                    aggregates: aggregates, pairSwitches: pairSwitches))
         }
         if roles.projections {
             for projection in ReadModels.runners {

@@ -20,7 +20,11 @@ public struct ExecutionWorker: Service {
     /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
     public let aggregates: AggregateLoader
     public let venue: any Venue
-    public let market: Market
+    /// The market as configured; `market` is it with the pair kill switch applied.
+    public let configuredMarket: Market
+    /// The pairs switched off at run time (nil: only the configured market counts).
+    public let pairSwitches: PairSwitches?
+    public var market: Market { pairSwitches?.applied(to: configuredMarket) ?? configuredMarket }
     public let deadlineSeconds: Int
     public let leaseSeconds: Int
     public let batchSize: Int
@@ -47,13 +51,15 @@ public struct ExecutionWorker: Service {
         aggregates: AggregateLoader? = nil,
         now: @escaping @Sendable () -> Date = Date.init,
         beforeRecordingOutcome: @escaping @Sendable (ExchangeID) async throws -> Void = { _ in },
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory,
+        pairSwitches: PairSwitches? = nil
     ) {
+        self.pairSwitches = pairSwitches
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.venue = venue
-        self.market = market
+        self.configuredMarket = market
         self.deadlineSeconds = deadlineSeconds
         self.leaseSeconds = leaseSeconds
         self.batchSize = batchSize

@@ -87,7 +87,11 @@ struct APIHarness: Sendable {
                 client: database.app, secrets: masterKey, ssrfGuard: SSRFGuard(allowedNetworks: webhookAllowedNetworks, resolver: webhookHosts),
                 logger: database.logger, now: now)
             let router = buildRouter(
-                APIDependencies(accounts: accounts, exchanges: exchanges, now: now, subscriptions: subscriptions, rateLimiter: rateLimiter))
+                APIDependencies(
+                    accounts: accounts, exchanges: exchanges, now: now, subscriptions: subscriptions, rateLimiter: rateLimiter,
+                    // Contention tests on a loaded CI machine may take longer than serve's 10 s;
+                    // the deadline itself is tested against a serve process (ShutdownTests).
+                    requestTimeout: .seconds(120)))
             let app = Application(router: router, logger: database.logger)
             try await app.test(.router) { client in
                 try await body(
