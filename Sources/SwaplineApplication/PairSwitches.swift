@@ -2,6 +2,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import SwaplineEventStore
 import SwaplineDomain
 
 /// The pair kill switch as one process sees it: the pairs in `pair_switches`, disabled over the
@@ -95,19 +96,8 @@ public struct PairSwitchListener: Service {
     }
 
     func listen() async {
-        while !Task.isCancelled {
-            do {
-                try await client.withConnection { connection in
-                    try await connection.listen(on: PairSwitches.notificationChannel) { notifications in
-                        await reload()
-                        for try await _ in notifications { await reload() }
-                    }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("LISTEN for pair switches lost; listening again", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
+        await Notifications.listen(
+            on: PairSwitches.notificationChannel, client: client, logger: logger, listening: { await reload() }
+        ) { _ in await reload() }
     }
 }
