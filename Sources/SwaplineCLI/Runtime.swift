@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Logging
 import PostgresNIO
@@ -9,17 +10,18 @@ import SwaplineEventStore
 /// duration of one piece of work.
 enum Runtime {
     static func settings() async throws -> SwaplineSettings {
-        do {
-            return try SwaplineSettings.load(from: try await SwaplineSettings.makeReader())
-        } catch let error as SwaplineConfigurationError {
-            throw ValidationError(error.description)
-        }
+        try await configured(SwaplineSettings.load(from:))
     }
 
     /// Only `DATABASE_URL`: what read-only work (audit) needs, so an auditor is never handed the master key.
     static func databaseURL() async throws -> DatabaseURL {
+        try await configured(SwaplineSettings.loadDatabaseURL(from:))
+    }
+
+    /// `load` over the environment and configuration file; a bad value stops the command naming its key.
+    private static func configured<Value>(_ load: (ConfigReader) throws -> Value) async throws -> Value {
         do {
-            return try SwaplineSettings.loadDatabaseURL(from: try await SwaplineSettings.makeReader())
+            return try load(try await SwaplineSettings.makeReader())
         } catch let error as SwaplineConfigurationError {
             throw ValidationError(error.description)
         }
