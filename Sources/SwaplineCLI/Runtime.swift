@@ -1,5 +1,4 @@
 import ArgumentParser
-import Configuration
 import Foundation
 import Logging
 import PostgresNIO
@@ -10,18 +9,17 @@ import SwaplineEventStore
 /// duration of one piece of work.
 enum Runtime {
     static func settings() async throws -> SwaplineSettings {
-        try await configured(SwaplineSettings.load(from:))
+        do {
+            return try SwaplineSettings.load(from: try await SwaplineSettings.makeReader())
+        } catch let error as SwaplineConfigurationError {
+            throw ValidationError(error.description)
+        }
     }
 
     /// Only `DATABASE_URL`: what read-only work (audit) needs, so an auditor is never handed the master key.
     static func databaseURL() async throws -> DatabaseURL {
-        try await configured(SwaplineSettings.loadDatabaseURL(from:))
-    }
-
-    /// `load` over the environment and configuration file; a bad value stops the command naming its key.
-    private static func configured<Value>(_ load: (ConfigReader) throws -> Value) async throws -> Value {
         do {
-            return try load(try await SwaplineSettings.makeReader())
+            return try SwaplineSettings.loadDatabaseURL(from: try await SwaplineSettings.makeReader())
         } catch let error as SwaplineConfigurationError {
             throw ValidationError(error.description)
         }
