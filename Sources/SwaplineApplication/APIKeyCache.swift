@@ -3,7 +3,6 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
-import SwaplineEventStore
 
 /// Active API keys with their decrypted secrets, kept for a few seconds so a signed request
 /// costs no key lookup and no decryption. A revocation reaches every node through
@@ -73,12 +72,23 @@ public struct KeyRevocationListener: Service {
     }
 
     public func run() async throws {
-        let cache = self.cache
         await cancelWhenGracefulShutdown {
-            // Listening (again): anything revoked meanwhile may have been missed, so nothing kept stays.
-            await Notifications.listen(
-                on: APIKeyCache.revocationChannel, client: client, logger: logger, listening: { cache.forgetAll() }, lost: { cache.forgetAll() }
-            ) { notification in cache.forget(notification.payload) }
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: APIKeyCache.revocationChannel) { notifications in
+                            // Listening now: anything revoked before is no longer in the cache.
+                            cache.forgetAll()
+                            for try await notification in notifications { cache.forget(notification.payload) }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    cache.forgetAll()
+                    logger.warning("LISTEN for key revocations lost; listening again", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
         }
     }
 }

@@ -2,7 +2,6 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
-import SwaplineEventStore
 import SwaplineDomain
 
 /// The pair kill switch as one process sees it: the pairs in `pair_switches`, disabled over the
@@ -96,8 +95,19 @@ public struct PairSwitchListener: Service {
     }
 
     func listen() async {
-        await Notifications.listen(
-            on: PairSwitches.notificationChannel, client: client, logger: logger, listening: { await reload() }
-        ) { _ in await reload() }
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: PairSwitches.notificationChannel) { notifications in
+                        await reload()
+                        for try await _ in notifications { await reload() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("LISTEN for pair switches lost; listening again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 }

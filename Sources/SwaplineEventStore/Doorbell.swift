@@ -44,32 +44,15 @@ public actor Doorbell {
     /// Rings on every notification of `channel` until cancelled, listening again after a lost
     /// connection; the caller's slow poll covers the gap.
     public func listen(on channel: String, client: PostgresClient, logger: Logger) async {
-        await Notifications.listen(on: channel, client: client, logger: logger) { _ in await self.ring() }
-    }
-}
-
-/// LISTEN that outlives a lost connection.
-public enum Notifications {
-    /// Calls `received` for every notification of `channel` until cancelled, listening again a
-    /// second after a lost connection. Notifications sent while not listening are lost, so
-    /// `listening` runs each time listening (re)starts and `lost` each time it stops: a caller
-    /// that keeps state reloads or drops it there.
-    public static func listen(
-        on channel: String, client: PostgresClient, logger: Logger,
-        listening: @escaping @Sendable () async -> Void = {}, lost: @escaping @Sendable () async -> Void = {},
-        _ received: @escaping @Sendable (PostgresNotification) async -> Void
-    ) async {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: channel) { notifications in
-                        await listening()
-                        for try await notification in notifications { await received(notification) }
+                        for try await _ in notifications { self.ring() }
                     }
                 }
             } catch {
                 if Task.isCancelled { return }
-                await lost()
                 logger.warning("LISTEN lost; listening again", metadata: ["channel": "\(channel)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
