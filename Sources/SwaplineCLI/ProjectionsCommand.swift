@@ -19,9 +19,10 @@ struct ProjectionsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let settings = try await Runtime.settings()
+            // Only the database: rebuilding or inspecting read models needs no master key.
+            let databaseURL = try await Runtime.databaseURL()
             let logger = Runtime.logger()
-            let statuses = try await Runtime.withClient(settings, role: nil, logger: logger) { client in
+            let statuses = try await Runtime.withClient(databaseURL, role: nil, logger: logger) { client in
                 try await ProjectionRebuilder(client: client, logger: logger).status()
             }
             if json {
@@ -65,15 +66,15 @@ struct ProjectionsCommand: AsyncParsableCommand {
             } else {
                 projections = ReadModels.rebuildable
             }
-            let settings = try await Runtime.settings()
+            // Only the database: rebuilding or inspecting read models needs no master key.
+            let databaseURL = try await Runtime.databaseURL()
             let logger = Runtime.logger()
-            try await Runtime.withClient(settings, role: nil, logger: logger) { client in
+            try await Runtime.withClient(databaseURL, role: nil, logger: logger) { client in
                 let rebuilder = ProjectionRebuilder(client: client, logger: logger)
-                for projection in projections {
-                    let reporter = ProgressReporter(label: projection.name)
-                    try await rebuilder.rebuild(projection) { reporter.report(done: $0.applied, total: $0.total) }
-                    reporter.finish("rebuilt and swapped in")
-                }
+                // All at once, one bar for them all: each rebuild's work is on its own server process.
+                let reporter = ProgressReporter(label: projections.map(\.name).joined(separator: ", "))
+                try await rebuilder.rebuild(projections) { reporter.report(done: $0.applied, total: $0.total) }
+                reporter.finish("rebuilt and swapped in")
             }
         }
     }

@@ -6,6 +6,11 @@ import SwaplineEventStore
 
 /// `read.exchanges`: one row per exchange with every field of the API's exchange object and
 /// the time of each step. The only code that writes the table.
+///
+/// One statement applies any number of events, straight from the event table: it folds each
+/// exchange's events of the selection into one row (an exchange's stream has at most one event of
+/// each type), inserts the exchanges requested in it and updates the others. An append applies its
+/// own events with it; a rebuild applies a hundred thousand at a time.
 public struct ExchangesReadModel: InlineProjection, RebuildableProjection {
     public let name = "exchanges"
 
@@ -21,57 +26,68 @@ public struct ExchangesReadModel: InlineProjection, RebuildableProjection {
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        for fact in try events.exchangeFacts() {
-            try await apply(fact.event, id: fact.id, version: fact.version, on: connection, logger: logger)
-        }
+        let positions = events.filter { $0.streamId.hasPrefix("exchange-") }.map(\.globalPosition)
+        guard !positions.isEmpty else { return }
+        try await apply(.positions(positions), on: connection, logger: logger)
     }
 
-    func apply(_ event: ExchangeEvent, id: ExchangeID, version: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        // Each update applies only the next version, so replaying an event twice changes nothing.
-        switch event {
-        case .requested(let request):
-            let price = request.price
-            try await connection.query(
-                """
+    /// Only a newer stream version changes a row, so applying an event twice changes nothing.
+    public func apply(_ selection: EventSelection, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            WITH folded AS (
+                SELECT substr(events.stream_id, 10)::bigint AS id, max(events.stream_version) AS version,
+                    (array_agg(events.event_type ORDER BY events.stream_version DESC))[1] AS latest,
+                    (array_agg(\(payloadOfVersion: ExchangeEvent.schemaVersion)) FILTER (WHERE events.event_type = 'ExchangeRequested'))[1] AS requested,
+                    (array_agg(\(payloadOfVersion: ExchangeEvent.schemaVersion)) FILTER (WHERE events.event_type = 'ExchangeQuoted'))[1] AS quoted,
+                    (array_agg(\(payloadOfVersion: ExchangeEvent.schemaVersion)) FILTER (WHERE events.event_type = 'ExchangeSubmitted'))[1] AS submitted,
+                    (array_agg(\(payloadOfVersion: ExchangeEvent.schemaVersion)) FILTER (WHERE events.event_type = 'ExchangeCompleted'))[1] AS completed,
+                    (array_agg(\(payloadOfVersion: ExchangeEvent.schemaVersion)) FILTER (WHERE events.event_type = 'ExchangeFailed'))[1] AS failed
+                FROM events
+                WHERE \(eventsIn: selection) AND events.stream_id LIKE 'exchange-%'
+                  AND events.event_type IN ('ExchangeRequested', 'ExchangeQuoted', 'ExchangeSubmitted', 'ExchangeCompleted', 'ExchangeFailed')
+                GROUP BY 1
+            ), changes AS (
+                SELECT id, version, requested,
+                    CASE latest WHEN 'ExchangeRequested' THEN 'requested' WHEN 'ExchangeQuoted' THEN 'quoted'
+                        WHEN 'ExchangeSubmitted' THEN 'submitted' WHEN 'ExchangeCompleted' THEN 'completed' ELSE 'failed' END AS status,
+                    CASE latest WHEN 'ExchangeCompleted' THEN 'COMPLETED' WHEN 'ExchangeFailed' THEN 'FAILED' END AS final_state,
+                    CASE latest WHEN 'ExchangeRequested' THEN requested->>'requestedAt' WHEN 'ExchangeQuoted' THEN quoted->>'quotedAt'
+                        WHEN 'ExchangeSubmitted' THEN submitted->>'submittedAt' WHEN 'ExchangeCompleted' THEN completed->>'completedAt'
+                        ELSE failed->>'failedAt' END::timestamptz AS updated_at,
+                    (quoted->>'executionRate')::numeric AS execution_rate, (quoted->>'quotedAt')::timestamptz AS quoted_at,
+                    submitted->>'clientOrderId' AS client_order_id, (submitted->>'submittedAt')::timestamptz AS submitted_at,
+                    (completed->>'sourceAmount')::numeric AS completed_source_amount,
+                    (completed->>'destinationAmount')::numeric AS completed_destination_amount,
+                    (completed->>'completedAt')::timestamptz AS completed_at,
+                    failed->>'reason' AS failure_reason, failed->>'detail' AS failure_detail, (failed->>'failedAt')::timestamptz AS failed_at
+                FROM folded
+            ), inserted AS (
                 INSERT INTO \(unescaped: schema).exchanges (id, account_id, source_currency, destination_currency, direction, source_amount,
-                    destination_amount, rate, fee, state, status, quote_id, created_at, updated_at, stream_version)
-                VALUES (\(id), \(request.account.rawValue), \(price.pair.source.code), \(price.pair.destination.code),
-                    \(price.direction.rawValue), \(price.sourceAmount.plainText)::numeric, \(price.destinationAmount.plainText)::numeric,
-                    \(price.rate.plainText)::numeric, \(price.fee.plainText)::numeric, 'IN_PROGRESS', 'requested', \(request.quoteId),
-                    \(request.requestedAt), \(request.requestedAt), \(version))
+                    destination_amount, rate, fee, state, status, failure_reason, failure_detail, quote_id, execution_rate, client_order_id,
+                    created_at, quoted_at, submitted_at, completed_at, failed_at, updated_at, stream_version)
+                SELECT id, requested->>'account', requested->'price'->'pair'->>'source', requested->'price'->'pair'->>'destination',
+                    requested->'price'->>'direction',
+                    COALESCE(completed_source_amount, (requested->'price'->>'sourceAmount')::numeric),
+                    COALESCE(completed_destination_amount, (requested->'price'->>'destinationAmount')::numeric),
+                    (requested->'price'->>'rate')::numeric, (requested->'price'->>'fee')::numeric, COALESCE(final_state, 'IN_PROGRESS'), status,
+                    failure_reason, failure_detail, (requested->>'quoteId')::uuid, execution_rate, client_order_id,
+                    (requested->>'requestedAt')::timestamptz, quoted_at, submitted_at, completed_at, failed_at, updated_at, version
+                FROM changes WHERE requested IS NOT NULL
                 ON CONFLICT (id) DO NOTHING
-                """, logger: logger)
-        case .quoted(let quoted):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'quoted', execution_rate = \(quoted.executionRate.plainText)::numeric,
-                    quoted_at = \(quoted.quotedAt), updated_at = \(quoted.quotedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
-        case .submitted(let submitted):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'submitted', client_order_id = \(submitted.clientOrderId),
-                    submitted_at = \(submitted.submittedAt), updated_at = \(submitted.submittedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
-        case .completed(let completed):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'completed', state = 'COMPLETED',
-                    source_amount = \(completed.sourceAmount.plainText)::numeric,
-                    destination_amount = \(completed.destinationAmount.plainText)::numeric,
-                    completed_at = \(completed.completedAt), updated_at = \(completed.completedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
-        case .failed(let failed):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'failed', state = 'FAILED', failure_reason = \(failed.reason.rawValue),
-                    failure_detail = \(failed.detail), failed_at = \(failed.failedAt), updated_at = \(failed.failedAt),
-                    stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
-        }
+                RETURNING id)
+            -- Rows the statement inserted are not visible to its own UPDATE; they are already whole.
+            UPDATE \(unescaped: schema).exchanges AS exchange SET status = changes.status, state = COALESCE(changes.final_state, exchange.state),
+                source_amount = COALESCE(changes.completed_source_amount, exchange.source_amount),
+                destination_amount = COALESCE(changes.completed_destination_amount, exchange.destination_amount),
+                execution_rate = COALESCE(changes.execution_rate, exchange.execution_rate), quoted_at = COALESCE(changes.quoted_at, exchange.quoted_at),
+                client_order_id = COALESCE(changes.client_order_id, exchange.client_order_id),
+                submitted_at = COALESCE(changes.submitted_at, exchange.submitted_at), completed_at = COALESCE(changes.completed_at, exchange.completed_at),
+                failure_reason = COALESCE(changes.failure_reason, exchange.failure_reason),
+                failure_detail = COALESCE(changes.failure_detail, exchange.failure_detail), failed_at = COALESCE(changes.failed_at, exchange.failed_at),
+                updated_at = changes.updated_at, stream_version = changes.version
+            FROM changes
+            WHERE exchange.id = changes.id AND exchange.stream_version < changes.version AND changes.id NOT IN (SELECT id FROM inserted)
+            """, logger: logger)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PostgresNIO
 import SwaplineEventStore
@@ -10,7 +11,8 @@ public protocol RebuildableProjection: Sendable {
     var tables: [String] { get }
     /// Kept in the append's transaction (true) or by a projection runner (false).
     var isInline: Bool { get }
-    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws
+    /// Applies the selected events, straight from the event table, in one or a few statements.
+    func apply(_ selection: EventSelection, on connection: PostgresConnection, logger: Logger) async throws
     /// The same projection writing to another schema's copies of its tables.
     func writing(to schema: String) -> any RebuildableProjection
 }
@@ -41,10 +43,32 @@ public struct ProjectionRebuilder: Sendable {
     public let logger: Logger
     public let batchSize: Int
 
-    public init(client: PostgresClient, logger: Logger, batchSize: Int = 5000) {
+    /// Events per statement: large, because each batch is a few set-based statements over the
+    /// event table, and small enough that one batch's fold stays in `workMemory`.
+    public init(client: PostgresClient, logger: Logger, batchSize: Int = 100_000) {
         self.client = client
         self.logger = logger
         self.batchSize = batchSize
+    }
+
+    static let workMemory = "256MB"
+
+    /// Rebuilds several read models at once, each on its own connection: each rebuild is one
+    /// server process working through its statements, so on a machine with more than one core
+    /// they overlap. Progress is the sum over all of them. If one fails, the others are
+    /// cancelled; a model already swapped in stays rebuilt.
+    public func rebuild(_ projections: [any RebuildableProjection], progress: @escaping @Sendable (RebuildProgress) -> Void = { _ in })
+        async throws
+    {
+        let parts = ProgressParts()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for projection in projections {
+                group.addTask {
+                    try await rebuild(projection) { part in progress(parts.update(projection.name, part)) }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// Runs as the owner of the schema: it creates, drops and renames tables.
@@ -52,13 +76,39 @@ public struct ProjectionRebuilder: Sendable {
         let logger = self.logger
         let copySchema = "rebuild_\(projection.name)"
         let copy = projection.writing(to: copySchema)
-        try await client.withTransaction(logger: logger) { connection in
+        // The copies start without their secondary indexes, which are built once at the end:
+        // a bulk build is several times cheaper than keeping them up to date row by row.
+        let secondaryIndexes = try await client.withTransaction(logger: logger) { connection in
             try await connection.query("DROP SCHEMA IF EXISTS \(unescaped: copySchema) CASCADE", logger: logger)
             try await connection.query("CREATE SCHEMA \(unescaped: copySchema)", logger: logger)
             for table in projection.tables {
                 try await connection.query(
                     "CREATE TABLE \(unescaped: copySchema).\(unescaped: table) (LIKE read.\(unescaped: table) INCLUDING ALL)", logger: logger)
             }
+            // The live tables' definitions, so the rebuilt indexes keep their names.
+            let rows = try await connection.query(
+                """
+                SELECT table_class.relname, pg_get_indexdef(pg_index.indexrelid)
+                FROM pg_index JOIN pg_class AS table_class ON table_class.oid = pg_index.indrelid
+                JOIN pg_namespace ON pg_namespace.oid = table_class.relnamespace
+                WHERE pg_namespace.nspname = 'read' AND table_class.relname = ANY(\(projection.tables)) AND NOT pg_index.indisunique
+                """, logger: logger)
+            var definitions: [String] = []
+            for try await (table, definition) in rows.decode((String, String).self) {
+                definitions.append(definition.replacingOccurrences(of: " ON read.\(table) ", with: " ON \(copySchema).\(table) "))
+            }
+            let copies = try await connection.query(
+                """
+                SELECT index_class.relname FROM pg_index JOIN pg_class AS index_class ON index_class.oid = pg_index.indexrelid
+                JOIN pg_namespace ON pg_namespace.oid = index_class.relnamespace
+                WHERE pg_namespace.nspname = \(copySchema) AND NOT pg_index.indisunique
+                """, logger: logger)
+            var names: [String] = []
+            for try await name in copies.decode(String.self) { names.append(name) }
+            for name in names {
+                try await connection.query("DROP INDEX \(unescaped: copySchema).\(unescaped: name)", logger: logger)
+            }
+            return definitions
         }
         let total = try await client.query("SELECT count(*) FROM events", logger: logger).decode(Int64.self).first { _ in true } ?? 0
         let started = ContinuousClock.now
@@ -66,45 +116,40 @@ public struct ProjectionRebuilder: Sendable {
         var applied = 0
         while true {
             let batch = try await client.withTransaction(logger: logger) { connection in
-                let events = try await EventStore.readGlobal(after: cursor, limit: batchSize, on: connection, logger: logger)
-                if !events.isEmpty { try await copy.apply(events, on: connection, logger: logger) }
-                return events
+                try await Self.configureForBulk(connection, logger: logger)
+                guard let (through, count) = try await Self.batchEnd(after: cursor, limit: batchSize, on: connection, logger: logger) else {
+                    return (cursor, 0)
+                }
+                try await copy.apply(.range(after: cursor, through: through), on: connection, logger: logger)
+                // The copies start empty; without fresh statistics the planner keeps planning for
+                // empty tables (a nested loop over a sequential scan: minutes per batch).
+                for table in projection.tables {
+                    try await connection.query("ANALYZE \(unescaped: copySchema).\(unescaped: table)", logger: logger)
+                }
+                return (through, count)
             }
-            guard let last = batch.last else { break }
-            cursor = last.cursor
-            applied += batch.count
+            guard batch.1 > 0 else { break }
+            cursor = batch.0
+            applied += batch.1
             progress(RebuildProgress(applied: applied, total: Int(total), elapsed: ContinuousClock.now - started))
+        }
+        for definition in secondaryIndexes {
+            try await client.query(PostgresQuery(unsafeSQL: definition), logger: logger)
         }
         let from = cursor
         try await client.withTransaction(logger: logger) { connection in
-            var cursor = from
+            try await Self.configureForBulk(connection, logger: logger)
             if projection.isInline {
                 let live = projection.tables.map { "read.\($0)" }.joined(separator: ", ")
                 try await connection.query("LOCK TABLE \(unescaped: live) IN EXCLUSIVE MODE", logger: logger)
                 // Every transaction that wrote these tables has committed and the rest wait on the
                 // lock, so all events after the cursor are visible now: no horizon needed.
-                while true {
-                    let rows = try await connection.query(
-                        """
-                        SELECT \(unescaped: EventStore.columns) FROM events
-                        WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
-                        ORDER BY events.transaction_id, events.global_position LIMIT \(batchSize)
-                        """, logger: logger)
-                    let events = try await EventStore.decode(rows)
-                    guard let last = events.last else { break }
-                    try await copy.apply(events, on: connection, logger: logger)
-                    cursor = last.cursor
-                }
+                try await Self.catchUp(copy, from: from, horizon: false, batchSize: batchSize, on: connection, logger: logger)
             } else {
                 try await connection.query(
                     "INSERT INTO checkpoints (name) VALUES (\(projection.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
                 try await connection.query("SELECT 1 FROM checkpoints WHERE name = \(projection.name) FOR UPDATE", logger: logger)
-                while true {
-                    let events = try await EventStore.readGlobal(after: cursor, limit: batchSize, on: connection, logger: logger)
-                    guard let last = events.last else { break }
-                    try await copy.apply(events, on: connection, logger: logger)
-                    cursor = last.cursor
-                }
+                let cursor = try await Self.catchUp(copy, from: from, horizon: true, batchSize: batchSize, on: connection, logger: logger)
                 try await connection.query(
                     """
                     UPDATE checkpoints SET transaction_id = \(String(cursor.transactionId))::xid8, position = \(cursor.position), updated_at = now()
@@ -120,6 +165,64 @@ public struct ProjectionRebuilder: Sendable {
                     "GRANT SELECT ON read.\(unescaped: table) TO swapline_analyst, swapline_auditor", logger: logger)
             }
             try await connection.query("DROP SCHEMA \(unescaped: copySchema) CASCADE", logger: logger)
+        }
+    }
+
+    /// Sorting and grouping a batch happens in memory, not in temporary files; joins are hash
+    /// joins. A copy's statistics trail what the batch before wrote in the same transaction (a
+    /// copy whose every exchange had finished is planned as if none were open), and a nested
+    /// loop planned on that took minutes for one batch of exchange statistics.
+    static func configureForBulk(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SET LOCAL work_mem = '\(unescaped: workMemory)'", logger: logger)
+        try await connection.query("SET LOCAL enable_nestloop = off", logger: logger)
+    }
+
+    /// Applies every event after `cursor` in batches; returns where it stopped.
+    @discardableResult
+    static func catchUp(
+        _ copy: any RebuildableProjection, from cursor: GlobalCursor, horizon: Bool, batchSize: Int, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> GlobalCursor {
+        var cursor = cursor
+        while let (through, _) = try await batchEnd(after: cursor, limit: batchSize, horizon: horizon, on: connection, logger: logger) {
+            try await copy.apply(.range(after: cursor, through: through), on: connection, logger: logger)
+            cursor = through
+        }
+        return cursor
+    }
+
+    /// The last of the next `limit` events after `cursor` in the global order, and how many there
+    /// are; nil when there are none. With `horizon`, only events of transactions older than every
+    /// running one count, so no event can later appear inside the range (the runners' rule).
+    static func batchEnd(
+        after cursor: GlobalCursor, limit: Int, horizon: Bool = true, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (GlobalCursor, Int)? {
+        let rows = try await connection.query(
+            """
+            SELECT transaction_id::text, global_position, count(*) OVER () FROM (
+                SELECT transaction_id, global_position FROM events
+                WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
+                  AND (NOT \(horizon) OR transaction_id < pg_snapshot_xmin(pg_current_snapshot()))
+                ORDER BY transaction_id, global_position LIMIT \(limit)) AS batch
+            ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+            """, logger: logger)
+        for try await (transaction, position, count) in rows.decode((String, Int64, Int64).self) {
+            return (GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position), Int(count))
+        }
+        return nil
+    }
+}
+
+/// The progress of rebuilds running at once, summed.
+final class ProgressParts: Sendable {
+    private let parts = Mutex([String: RebuildProgress]())
+
+    func update(_ name: String, _ part: RebuildProgress) -> RebuildProgress {
+        parts.withLock { parts in
+            parts[name] = part
+            return parts.values.reduce(RebuildProgress(applied: 0, total: 0, elapsed: part.elapsed)) {
+                RebuildProgress(applied: $0.applied + $1.applied, total: $0.total + $1.total, elapsed: max($0.elapsed, $1.elapsed))
+            }
         }
     }
 }
