@@ -47,16 +47,8 @@ public struct ProjectionRunner: Service {
         let batchSize = self.batchSize
         let projection = self.projection
         return try await client.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                "INSERT INTO checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING", logger: logger)
-            let rows = try await connection.query(
-                "SELECT transaction_id::text, position FROM checkpoints WHERE name = \(name) FOR UPDATE SKIP LOCKED",
-                logger: logger)
-            var cursor: GlobalCursor?
-            for try await (transaction, position) in rows.decode((String, Int64).self) {
-                cursor = GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position)
-            }
-            guard let cursor else { return 0 }
+            guard try await Self.lock(name, wait: false, on: connection, logger: logger) else { return 0 }
+            let cursor = try await Self.checkpoint(name, on: connection, logger: logger)
             let events = try await EventStore.readGlobal(after: cursor, limit: batchSize, on: connection, logger: logger)
             guard let last = events.last else { return 0 }
             try await projection.apply(events, on: connection, logger: logger)
@@ -71,6 +63,35 @@ public struct ProjectionRunner: Service {
         }
     }
 
+    /// Takes the projection's advisory lock for the transaction: one runner (or rebuild swap) at
+    /// a time, in any number of processes. Not a row lock on the checkpoint: `FOR UPDATE` gives
+    /// the batch a transaction id from its first statement, and while that id is open no runner
+    /// can read past it (the visibility horizon), so every other runner waited for this batch.
+    /// Without it the batch gets an id only when it first writes, at its end.
+    public static func lock(_ name: String, wait: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        if wait {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
+            return true
+        }
+        let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
+        for try await locked in rows.decode(Bool.self) { return locked }
+        return false
+    }
+
+    /// The first key of the projections' advisory locks (the migrator's lock is a single key).
+    static let lockClass: Int32 = 7_120_002
+
+    /// Where the projection stands, creating its checkpoint at the start the first time.
+    static func checkpoint(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> GlobalCursor {
+        let rows = try await connection.query(
+            "SELECT transaction_id::text, position FROM checkpoints WHERE name = \(name)", logger: logger)
+        for try await (transaction, position) in rows.decode((String, Int64).self) {
+            return GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position)
+        }
+        try await connection.query("INSERT INTO checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING", logger: logger)
+        return .start
+    }
+
     /// Records the lag: events appended after the checkpoint, and how long ago the oldest of
     /// them was recorded (0 when caught up). A gauge, so it reads the head once per call.
     public func recordLag() async throws {
@@ -83,19 +104,21 @@ public struct ProjectionRunner: Service {
     /// checkpoint, and how long ago the oldest of them was recorded (0 when caught up). What the
     /// `swapline_projection_lag_*` gauges show; the benchmarks sample it too.
     public static func lag(of name: String, client: PostgresClient, logger: Logger) async throws -> (events: Int64, milliseconds: Int64) {
-        let rows = try await client.query(
-            """
-            SELECT count(*), COALESCE((EXTRACT(EPOCH FROM (now() - min(e.recorded_at))) * 1000)::bigint, 0)
-            FROM events e,
-                 (SELECT COALESCE((SELECT transaction_id FROM checkpoints WHERE name = \(name)), '0'::xid8) AS transaction_id,
-                         COALESCE((SELECT position FROM checkpoints WHERE name = \(name)), 0) AS position) c
-            WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position)
-            """,
-            logger: logger)
-        for try await (events, milliseconds) in rows.decode((Int64, Int64).self) {
-            return (events, milliseconds)
+        try await client.withConnection { connection in
+            // The checkpoint first, then a range scan from it on the global-order index: one
+            // statement joining the two scanned the whole event table on every call.
+            let cursor = try await checkpoint(name, on: connection, logger: logger)
+            let rows = try await connection.query(
+                """
+                SELECT count(*), COALESCE((EXTRACT(EPOCH FROM (now() - min(recorded_at))) * 1000)::bigint, 0) FROM events
+                WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
+                """,
+                logger: logger)
+            for try await (events, milliseconds) in rows.decode((Int64, Int64).self) {
+                return (events, milliseconds)
+            }
+            return (0, 0)
         }
-        return (0, 0)
     }
 
     /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.

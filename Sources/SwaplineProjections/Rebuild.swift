@@ -146,9 +146,10 @@ public struct ProjectionRebuilder: Sendable {
                 // lock, so all events after the cursor are visible now: no horizon needed.
                 try await Self.catchUp(copy, from: from, horizon: false, batchSize: batchSize, on: connection, logger: logger)
             } else {
+                // The runners' lock: a batch in progress finishes first, and none starts until the swap commits.
+                _ = try await ProjectionRunner.lock(projection.name, wait: true, on: connection, logger: logger)
                 try await connection.query(
                     "INSERT INTO checkpoints (name) VALUES (\(projection.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
-                try await connection.query("SELECT 1 FROM checkpoints WHERE name = \(projection.name) FOR UPDATE", logger: logger)
                 let cursor = try await Self.catchUp(copy, from: from, horizon: true, batchSize: batchSize, on: connection, logger: logger)
                 try await connection.query(
                     """

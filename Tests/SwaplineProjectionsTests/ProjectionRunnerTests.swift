@@ -42,6 +42,21 @@ struct RecordingProjection: AsyncProjection {
     }
 }
 
+/// Notes whether the batch's transaction already had a transaction id when `apply` began.
+struct XidProbingProjection: AsyncProjection {
+    let name = "xid_probe"
+    let seen = Seen()
+
+    final class Seen: Sendable {
+        let assigned = Mutex<[Bool]>([])
+    }
+
+    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        let rows = try await connection.query("SELECT pg_current_xact_id_if_assigned() IS NOT NULL", logger: logger)
+        for try await isAssigned in rows.decode(Bool.self) { seen.assigned.withLock { $0.append(isAssigned) } }
+    }
+}
+
 @Suite("Projection runner against PostgreSQL")
 struct ProjectionRunnerTests {
     static let secrets = SecretBox(masterKey: .init(data: Data(repeating: 9, count: 32)))
@@ -130,6 +145,22 @@ struct ProjectionRunnerTests {
             let events = try await EventStore(client: database.app, logger: database.logger).readGlobal(after: .start, limit: 10_000)
             let applied = try await database.app.query("SELECT count(*) FROM applied_positions").decode(Int64.self).first { _ in true }
             #expect(applied == Int64(events.count))
+        }
+    }
+
+    /// A transaction id open during a batch would hold every runner's visibility horizon at the
+    /// batch's start until it ends; reading the batch must not take one (writing it does).
+    @Test func aBatchReadsWithoutATransactionId() async throws {
+        try await TestDatabase.with { database in
+            try await Self.makeHistory(database)
+            let probe = XidProbingProjection()
+            let runner = ProjectionRunner(projection: probe, client: database.app, logger: database.logger, batchSize: 5)
+            for _ in 0..<3 { #expect(try await runner.runOnce() == 5) }
+            // The very first batch wrote the projection's checkpoint row before reading.
+            #expect(probe.seen.assigned.withLock { $0 } == [true, false, false])
+            let checkpoint = try await database.app.query("SELECT position FROM checkpoints WHERE name = 'xid_probe'")
+                .decode(Int64.self).first { _ in true }
+            #expect(checkpoint != nil && checkpoint != 0)
         }
     }
 
