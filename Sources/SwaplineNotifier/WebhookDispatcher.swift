@@ -23,32 +23,38 @@ public struct WebhookDispatcher: AsyncProjection {
         self.market = market
     }
 
+    /// A batch in at most four statements whatever its size: the earlier events of the exchanges
+    /// it continues, the subscriptions of the accounts it touches, the delivery rows, the NOTIFY.
+    /// (A statement per account and per exchange made the dispatcher trail the create load.)
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        let exchangeEvents = events.filter { $0.streamId.hasPrefix("exchange-") && ExchangeEvent.eventTypes.contains($0.eventType) }
+        guard !exchangeEvents.isEmpty else { return }
         // Each exchange's events so far: from the batch itself when its stream starts in the
-        // batch (a creation always does), else read once from the store.
-        var histories: [String: [ExchangeEvent]] = [:]
-        // Each account's subscriptions (id, event types), read once per batch.
-        var subscriptionsByAccount: [String: [(UUID, [String])]] = [:]
-        var rows = DeliveryRows()
-        for recorded in events {
-            guard recorded.streamId.hasPrefix("exchange-"), ExchangeEvent.eventTypes.contains(recorded.eventType) else { continue }
-            let event = try ExchangeEvent.decode(
-                eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
+        // batch (a creation always does), else the events before the batch's first, read together.
+        var firstInBatch: [String: Int64] = [:]
+        for recorded in exchangeEvents where firstInBatch[recorded.streamId] == nil {
+            firstInBatch[recorded.streamId] = recorded.streamVersion
+        }
+        var histories = try await Self.histories(before: firstInBatch.filter { $0.value > 1 }, on: connection, logger: logger)
+        var changes: [(recorded: RecordedEvent, type: WebhookEventType, exchange: ExchangeView)] = []
+        for recorded in exchangeEvents {
+            let event = try Self.decode(recorded)
             var history = histories[recorded.streamId] ?? []
             if history.count != Int(recorded.streamVersion) - 1 {
+                // Not expected (a stream's events are consecutive in the global order); read it whole.
                 history = try await EventStore.readStream(recorded.streamId, on: connection, logger: logger)
-                    .prefix(Int(recorded.streamVersion) - 1)
-                    .map { try ExchangeEvent.decode(eventType: $0.eventType, schemaVersion: $0.schemaVersion, data: Data($0.data.utf8)) }
+                    .prefix(Int(recorded.streamVersion) - 1).map(Self.decode)
             }
             history.append(event)
             histories[recorded.streamId] = history
             guard let type = WebhookEventType(event), let state = Exchange.replay(history) else { continue }
-            let exchange = ExchangeView(state)
+            changes.append((recorded, type, ExchangeView(state)))
+        }
+        let subscriptionsByAccount = try await subscriptions(of: Set(changes.map(\.exchange.account.rawValue)), on: connection, logger: logger)
+        var rows = DeliveryRows()
+        for (recorded, type, exchange) in changes {
             let account = exchange.account.rawValue
-            if subscriptionsByAccount[account] == nil {
-                subscriptionsByAccount[account] = try await subscriptions(of: account, on: connection, logger: logger)
-            }
-            for (subscription, types) in subscriptionsByAccount[account]! where types.contains(type.rawValue) {
+            for (subscription, types) in subscriptionsByAccount[account] ?? [] where types.contains(type.rawValue) {
                 let webhookId = WebhookPayload.newWebhookId()
                 let body = WebhookPayload.body(
                     subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
@@ -73,14 +79,43 @@ public struct WebhookDispatcher: AsyncProjection {
         try await connection.query("SELECT pg_notify(\(Self.notificationChannel), '')", logger: logger)
     }
 
-    /// The account's live subscriptions; blocked and disabled ones included, since unblocking
-    /// sends what they were due.
-    private func subscriptions(of account: String, on connection: PostgresConnection, logger: Logger) async throws -> [(UUID, [String])] {
+    static func decode(_ recorded: RecordedEvent) throws -> ExchangeEvent {
+        try ExchangeEvent.decode(eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
+    }
+
+    /// The events of each stream before the given version, in one statement.
+    static func histories(before firstVersions: [String: Int64], on connection: PostgresConnection, logger: Logger) async throws
+        -> [String: [ExchangeEvent]]
+    {
+        guard !firstVersions.isEmpty else { return [:] }
         let rows = try await connection.query(
-            "SELECT request_id, event_types FROM webhook_subscriptions WHERE account_id = \(account) AND deleted_at IS NULL",
+            """
+            SELECT \(unescaped: EventStore.columns) FROM events
+            JOIN unnest(\(Array(firstVersions.keys))::text[], \(Array(firstVersions.values))::bigint[]) AS continued(stream, first_version)
+                ON events.stream_id = continued.stream AND events.stream_version < continued.first_version
+            ORDER BY events.stream_id, events.stream_version
+            """, logger: logger)
+        var histories: [String: [ExchangeEvent]] = [:]
+        for recorded in try await EventStore.decode(rows) {
+            histories[recorded.streamId, default: []].append(try decode(recorded))
+        }
+        return histories
+    }
+
+    /// The live subscriptions (id, event types) of these accounts; blocked and disabled ones
+    /// included, since unblocking sends what they were due.
+    private func subscriptions(of accounts: Set<String>, on connection: PostgresConnection, logger: Logger) async throws
+        -> [String: [(UUID, [String])]]
+    {
+        guard !accounts.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT account_id, request_id, event_types FROM webhook_subscriptions
+            WHERE account_id = ANY(\(Array(accounts))::text[]) AND deleted_at IS NULL
+            """,
             logger: logger)
-        var result: [(UUID, [String])] = []
-        for try await row in rows.decode((UUID, [String]).self) { result.append(row) }
+        var result: [String: [(UUID, [String])]] = [:]
+        for try await (account, id, types) in rows.decode((String, UUID, [String]).self) { result[account, default: []].append((id, types)) }
         return result
     }
 }

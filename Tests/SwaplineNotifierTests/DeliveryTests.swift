@@ -55,6 +55,29 @@ struct DeliveryTests {
         }
     }
 
+    /// The dispatcher reads an exchange's earlier events when a batch starts mid-stream.
+    @Test func aStatusChangeInALaterBatchCarriesTheWholeExchange() async throws {
+        try await NotifierHarness.with { notifier in
+            let merchant = try await notifier.merchant()
+            _ = try await notifier.subscribe(merchant, url: "http://127.0.0.1:9/hook")
+            let exchange = try await notifier.exchange(merchant, amount: "150.25")
+            try await notifier.dispatch(expecting: 1)
+            try await notifier.settle()
+            try await notifier.dispatch(expecting: 2)
+            let rows = try await notifier.database.app.query(
+                "SELECT convert_from(body, 'UTF8') FROM webhook_deliveries ORDER BY event_position")
+            var data: [[String: Any]] = []
+            for try await body in rows.decode(String.self) {
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+                data.append(try #require(json["data"] as? [String: Any]))
+            }
+            #expect(data.map { $0["state"] as? String } == ["IN_PROGRESS", "COMPLETED"])
+            #expect(data.map { ($0["sequence"] as? NSNumber)?.intValue } == [1, 2])
+            #expect(data.allSatisfy { ($0["id"] as? NSNumber)?.int64Value == exchange.id })
+            #expect(data.allSatisfy { ($0["sourceAmount"] as? NSNumber)?.decimalValue == Decimal(string: "150.25") })
+        }
+    }
+
     @Test func duringARotationOverlapBothWebhookSecretsSignAndSignUsesTheNewKey() async throws {
         try await NotifierHarness.with { notifier in
             try await WebhookReceiver.with { receiver, url in
