@@ -101,16 +101,22 @@ public struct ProjectionRunner: Service {
     }
 
     /// How far the projection named `name` trails the event store: events appended after its
-    /// checkpoint, and how long ago the oldest of them was recorded (0 when caught up). What the
+    /// checkpoint, and how long ago the oldest of them committed (0 when caught up). What the
     /// `swapline_projection_lag_*` gauges show; the benchmarks sample it too.
     public static func lag(of name: String, client: PostgresClient, logger: Logger) async throws -> (events: Int64, milliseconds: Int64) {
         try await client.withConnection { connection in
             // The checkpoint first, then a range scan from it on the global-order index: one
             // statement joining the two scanned the whole event table on every call.
             let cursor = try await checkpoint(name, on: connection, logger: logger)
+            // From the event's commit when the server records commit times (`track_commit_timestamp`),
+            // else from `recorded_at`, the appending transaction's start, which adds that
+            // transaction's own length to the lag.
             let rows = try await connection.query(
                 """
-                SELECT count(*), COALESCE((EXTRACT(EPOCH FROM (now() - min(recorded_at))) * 1000)::bigint, 0) FROM events
+                SELECT count(*), COALESCE(GREATEST(0, EXTRACT(EPOCH FROM (now() - min(
+                    CASE WHEN current_setting('track_commit_timestamp')::boolean
+                         THEN COALESCE(pg_xact_commit_timestamp(xmin), recorded_at) ELSE recorded_at END))) * 1000)::bigint, 0)
+                FROM events
                 WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
                 """,
                 logger: logger)
