@@ -49,6 +49,29 @@ struct RebuildTests {
         }
     }
 
+    /// Every column of both inline read models, times rounded to the events' milliseconds.
+    static func inlineRows(_ database: TestDatabase) async throws -> [String] {
+        let rows = try await database.owner.query(
+            """
+            SELECT 'exchanges ' || row_to_json(e)::text FROM (
+                SELECT id, account_id, source_currency, destination_currency, direction, source_amount, destination_amount, rate, fee,
+                    state, status, failure_reason, failure_detail, quote_id, execution_rate, client_order_id,
+                    date_trunc('milliseconds', created_at + interval '500 microseconds') AS created_at,
+                    date_trunc('milliseconds', quoted_at + interval '500 microseconds') AS quoted_at,
+                    date_trunc('milliseconds', submitted_at + interval '500 microseconds') AS submitted_at,
+                    date_trunc('milliseconds', completed_at + interval '500 microseconds') AS completed_at,
+                    date_trunc('milliseconds', failed_at + interval '500 microseconds') AS failed_at,
+                    date_trunc('milliseconds', updated_at + interval '500 microseconds') AS updated_at, stream_version
+                FROM read.exchanges ORDER BY id) AS e
+            UNION ALL
+            SELECT 'balances ' || row_to_json(b)::text FROM (
+                SELECT account_id, currency, available, held, updated_at FROM read.balances ORDER BY account_id, currency) AS b
+            """)
+        var lines: [String] = []
+        for try await line in rows.decode(String.self) { lines.append(line) }
+        return lines
+    }
+
     @Test func aRebuildWhileCreatesGoOnEndsEqualToAFreshReplay() async throws {
         try await TestDatabase.with { database in
             try await ProjectionRunnerTests.makeHistory(database)
@@ -93,12 +116,16 @@ struct RebuildTests {
             try await ProjectionRunnerTests.catchUp(ProjectionRunner(projection: ExchangeStatistics(), client: database.app, logger: database.logger))
             let statistics = try await ProjectionRunnerTests.snapshot(database)
             #expect(!statistics.isEmpty)
+            // Appends write the inline models a statement per event, the rebuild set-based: the same rows.
+            let live = try await Self.inlineRows(database)
             let rebuilder = ProjectionRebuilder(client: database.owner, logger: database.logger)
             for projection in ReadModels.rebuildable {
                 try await rebuilder.rebuild(projection)
             }
             try await Self.exchangesMatchTheirStreams(database)
             try await Self.balancesMatchTheirStreams(database)
+            #expect(try await Self.inlineRows(database) == live)
+            #expect(live.count > 10)
             #expect(try await ProjectionRunnerTests.snapshot(database) == statistics)
             #expect(try await database.owner.query(indexes).decode(String.self).collect() == before)
             #expect(before.contains { $0.contains("exchanges_account_id") })
