@@ -48,7 +48,13 @@ public struct ProjectionRunner: Service {
         let projection = self.projection
         return try await client.withTransaction(logger: logger) { connection in
             guard try await Self.lock(name, wait: false, on: connection, logger: logger) else { return 0 }
-            let cursor = try await Self.checkpoint(name, on: connection, logger: logger)
+            let cursor: GlobalCursor
+            if let stored = try await Self.checkpoint(name, on: connection, logger: logger) {
+                cursor = stored
+            } else {
+                try await connection.query("INSERT INTO checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING", logger: logger)
+                cursor = .start
+            }
             let events = try await EventStore.readGlobal(after: cursor, limit: batchSize, on: connection, logger: logger)
             guard let last = events.last else { return 0 }
             try await projection.apply(events, on: connection, logger: logger)
@@ -81,15 +87,14 @@ public struct ProjectionRunner: Service {
     /// The first key of the projections' advisory locks (the migrator's lock is a single key).
     static let lockClass: Int32 = 7_120_002
 
-    /// Where the projection stands, creating its checkpoint at the start the first time.
-    static func checkpoint(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> GlobalCursor {
+    /// Where the projection stands; nil before its first batch.
+    static func checkpoint(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> GlobalCursor? {
         let rows = try await connection.query(
             "SELECT transaction_id::text, position FROM checkpoints WHERE name = \(name)", logger: logger)
         for try await (transaction, position) in rows.decode((String, Int64).self) {
             return GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position)
         }
-        try await connection.query("INSERT INTO checkpoints (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING", logger: logger)
-        return .start
+        return nil
     }
 
     /// Records the lag: events appended after the checkpoint, and how long ago the oldest of
@@ -107,7 +112,7 @@ public struct ProjectionRunner: Service {
         try await client.withConnection { connection in
             // The checkpoint first, then a range scan from it on the global-order index: one
             // statement joining the two scanned the whole event table on every call.
-            let cursor = try await checkpoint(name, on: connection, logger: logger)
+            let cursor = try await checkpoint(name, on: connection, logger: logger) ?? .start
             // From the event's commit when the server records commit times (`track_commit_timestamp`),
             // else from `recorded_at`, the appending transaction's start, which adds that
             // transaction's own length to the lag.
