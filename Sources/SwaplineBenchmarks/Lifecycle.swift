@@ -3,22 +3,24 @@ import Logging
 import PostgresNIO
 import SwaplineDomain
 import SwaplineEventStore
+import Synchronization
 
 // MARK: - Whole lifecycle: create over signed HTTP → execution worker → COMPLETED
 
 extension Workloads {
-    /// Exchanges carried from a signed `exchange/create` to `COMPLETED` per second, with
-    /// `clients` connections (one account each) creating in a closed loop against a
-    /// `swapline serve --api --execution` process whose simulated venue fills at once, against
-    /// pgbench running the statements of one create and of the worker's execution of it
-    /// (`lifecycleScript`) at the same concurrency.
+    /// Exchange lifecycles per second with `clients` concurrent clients (one account each), each
+    /// client doing what pgbench's client does: a signed `exchange/create` to a
+    /// `swapline serve --api --execution` process whose simulated venue fills at once, then
+    /// waiting until its exchange is `COMPLETED`, then the next. The baseline is pgbench running
+    /// the statements of one create and of the worker's execution of it (`lifecycleScript`) at
+    /// the same concurrency, one lifecycle after another per client.
     ///
-    /// Completion is read from the read model after each window, not watched during it: an
-    /// exchange counts if its `read.exchanges` row (written in the terminal event's transaction)
-    /// says COMPLETED with `completed_at` inside the window, and its create → COMPLETED time is
-    /// `completed_at - created_at` of that row. Polling `exchange/get` instead would add a signed
-    /// request, a key look-up and a replay-guard insert per poll to the very server measured, and
-    /// a poller's interval to every exchange's time; one query after the window adds nothing.
+    /// A client learns of its completion from `CompletionWatcher`: one query for every client's
+    /// exchange every 5 ms, sent by the benchmark straight to PostgreSQL. Polling `exchange/get`
+    /// instead would add a signed request, a key look-up and a replay-guard insert per poll to the
+    /// very server measured. (Until 2026-11-30 the clients created without waiting and the figure
+    /// was the completions in the window: the worker's share of commits while the creators took
+    /// the rest, not lifecycles at this concurrency.)
     public func lifecycle(clients: Int) async throws -> BenchmarkResult {
         let merchants = try await openMerchants(clients, name: "bench lifecycle", deposit: "100000000")
         let accounts = merchants.map(\.account.rawValue)
@@ -30,36 +32,36 @@ extension Workloads {
             // exchanges from the queue (the create's NOTIFY wakes it) and race pgbench's clients.
             let completed = try await ServerProcess.with(executable: executable, roles: ["--api", "--execution"], environment: environment) { server in
                 // Exchanges earlier workloads left IN_PROGRESS (the create workload runs no worker)
-                // and the previous window's backlog are executed first: not what is measured.
+                // are executed first: not what is measured.
                 try await waitForEmptyExecutionQueue()
                 let http = SignedClient(port: server.port, connections: clients)
                 defer { http.shutdown() }
-                let started = Date()
-                let creates = await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
-                    try await http.create(merchants[index])
+                let watcher = CompletionWatcher(client: client, logger: logger)
+                let sample = try await withThrowingTaskGroup(of: Sample?.self) { group in
+                    group.addTask {
+                        try await watcher.run()
+                        return nil
+                    }
+                    group.addTask {
+                        let lifecycles = await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
+                            let id = try await http.createReturningId(merchants[index])
+                            try await watcher.finished(id)
+                        }
+                        return lifecycles
+                    }
+                    defer { group.cancelAll() }
+                    while let result = try await group.next() {
+                        if let sample = result { return sample }
+                    }
+                    throw PgBench.Failure(description: "lifecycle: the load ended without a result")
                 }
-                let ended = Date()
-                try check(creates, "lifecycle creates")
-                // The terminal transactions in flight at the window's end commit within moments.
-                try await Task.sleep(for: .milliseconds(200))
-                let rows = try await client.query(
-                    """
-                    SELECT (EXTRACT(EPOCH FROM (completed_at - created_at)) * 1000)::float8 FROM read.exchanges
-                    WHERE account_id = ANY(\(accounts)) AND state = 'COMPLETED' AND completed_at >= \(started) AND completed_at < \(ended)
-                    """, logger: logger)
-                var latencies: [Double] = []
-                for try await milliseconds in rows.decode(Double.self) { latencies.append(milliseconds) }
-                let window = ended.timeIntervalSince(started)
-                let completed = Sample(operations: latencies.count, seconds: window, latencies: latencies.sorted(), errors: creates.errors)
-                // A short window on a slow build may end before the first completion; what must
-                // hold is that the worker then carries every exchange to COMPLETED.
-                try await waitForEmptyExecutionQueue()
+                try check(sample, "lifecycles")
                 let unfinished = try await client.query(
                     "SELECT count(*) FROM read.exchanges WHERE account_id = ANY(\(accounts)) AND state <> 'COMPLETED'", logger: logger)
                 for try await count in unfinished.decode(Int64.self) where count > 0 {
                     throw PgBench.Failure(description: "lifecycle: \(count) exchanges did not complete")
                 }
-                return completed
+                return sample
             }
             let baseline = try pgbench.run(script: Self.lifecycleScript, clients: clients, seconds: seconds)
             try await removePgbenchExchangesFromQueue()
@@ -207,5 +209,54 @@ extension Workloads {
             available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
             updated_at = EXCLUDED.updated_at;
         """
+    }
+}
+
+/// Wakes each lifecycle client when its exchange is finished, with one query for every waiting
+/// client's exchange every 5 ms (at most 200 small index look-ups a second on the server).
+final class CompletionWatcher: Sendable {
+    struct Failed: Error, CustomStringConvertible {
+        let id: Int64
+        let state: String
+        var description: String { "exchange \(id) ended \(state), not COMPLETED" }
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+    private let waiting = Mutex<[Int64: CheckedContinuation<Void, any Error>]>([:])
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Returns once exchange `id` is COMPLETED; throws if it failed.
+    func finished(_ id: Int64) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.withLock { $0[id] = continuation }
+        }
+    }
+
+    /// Polls until cancelled, then fails whoever still waits.
+    func run() async throws {
+        defer {
+            let left = waiting.withLock { waiting in
+                defer { waiting = [:] }
+                return waiting
+            }
+            for (_, continuation) in left { continuation.resume(throwing: CancellationError()) }
+        }
+        while !Task.isCancelled {
+            let ids = waiting.withLock { Array($0.keys) }
+            if !ids.isEmpty {
+                let rows = try await client.query(
+                    "SELECT id, state FROM read.exchanges WHERE id = ANY(\(ids)) AND state IN ('COMPLETED', 'FAILED')", logger: logger)
+                for try await (id, state) in rows.decode((Int64, String).self) {
+                    let continuation = waiting.withLock { $0.removeValue(forKey: id) }
+                    if state == "COMPLETED" { continuation?.resume() } else { continuation?.resume(throwing: Failed(id: id, state: state)) }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 }

@@ -212,6 +212,13 @@ struct SignedClient: Sendable {
         _ = try await call("/api/v1/exchange/create", merchant, payload: Self.createPayload)
     }
 
+    /// One signed `exchange/create`, answering the new exchange's id.
+    func createReturningId(_ merchant: Merchant) async throws -> Int64 {
+        struct Created: Decodable { let id: Int64 }
+        let body = try await call("/api/v1/exchange/create", merchant, payload: Self.createPayload)
+        return try JSONDecoder().decode(Created.self, from: Data(body.utf8)).id
+    }
+
     func call(_ path: String, _ merchant: Merchant, payload: String) async throws -> String {
         let body = #"{"account":"\#(merchant.account.rawValue)","timestamp":\#(Self.timestamp()),"payload":\#(payload)}"#
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
