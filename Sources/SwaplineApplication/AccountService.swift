@@ -191,16 +191,19 @@ public struct AccountService: Sendable {
     /// this earlier record too; only a read's record can be lost in a crash, and replaying a read
     /// changes nothing.
     public func recordRequest(key: String, signature: String) async throws -> Bool {
-        let rows = try await client.query(
-            """
+        for try await _ in try await client.execute(Prepared(RecordRequest.self, try PostgresBindings(key, signature)), logger: logger) {
+            return true
+        }
+        return false
+    }
+
+    enum RecordRequest: PreparedSQL {
+        static let sql = """
             WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-            INSERT INTO seen_requests (api_key, signature) SELECT \(key), \(signature) FROM async_commit
+            INSERT INTO seen_requests (api_key, signature) SELECT $1, $2 FROM async_commit
             ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now()
                 WHERE seen_requests.seen_at < now() - interval '6 minutes'
             RETURNING 1
-            """,
-            logger: logger)
-        for try await _ in rows.decode(Int.self) { return true }
-        return false
+            """
     }
 }

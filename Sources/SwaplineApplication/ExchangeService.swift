@@ -164,9 +164,8 @@ public struct ExchangeService: Sendable {
                         guard claimed else { throw IdempotencyRace() }
                     }
                     _ = try await store.append(appends, on: connection)
-                    try await connection.query(
-                        "INSERT INTO execution_queue (exchange_id, due_at) VALUES (\(exchangeId), now())", logger: logger)
-                    try await connection.query("SELECT pg_notify('swapline_execution', '')", logger: logger)
+                    try await connection.run(QueueForExecution.self, try PostgresBindings(exchangeId), logger: logger)
+                    try await connection.run(NotifyExecution.self, PostgresBindings(), logger: logger)
                 }
             } catch let error as PostgresTransactionError {
                 switch error.closureError {
@@ -273,9 +272,22 @@ public struct ExchangeService: Sendable {
     }
 
     private func nextExchangeId() async throws -> ExchangeID {
-        let rows = try await client.query("SELECT nextval('exchange_ids')", logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
+        for try await row in try await client.execute(Prepared(NextExchangeId.self, PostgresBindings()), logger: logger) {
+            return try row.decode(Int64.self)
+        }
         throw SwaplineError(.internalError, "no exchange id")
+    }
+
+    enum NextExchangeId: PreparedSQL {
+        static let sql = "SELECT nextval('exchange_ids')"
+    }
+
+    enum QueueForExecution: PreparedSQL {
+        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now())"
+    }
+
+    enum NotifyExecution: PreparedSQL {
+        static let sql = "SELECT pg_notify('swapline_execution', '')"
     }
 
     // MARK: get

@@ -77,19 +77,8 @@ public struct EventStore: Sendable {
         }
         guard !streamIds.isEmpty else { return [] }
         do {
-            let rows = try await connection.query(
-                """
-                INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
-                SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
-                FROM unnest(\(streamIds)::text[], \(versions)::bigint[], \(eventIds)::uuid[], \(types)::text[],
-                            \(schemaVersions)::int[], \(datas)::text[], \(metadatas)::text[])
-                     WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
-                ORDER BY n
-                RETURNING global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
-                          data::text, metadata::text, recorded_at, prev_hash, hash
-                """,
-                logger: logger
-            )
+            let bindings = try PostgresBindings(streamIds, versions, eventIds, types, schemaVersions, datas, metadatas)
+            let rows = try await connection.execute(Prepared(AppendEvents.self, bindings), logger: logger)
             return try await decode(rows)
         } catch let error as PSQLError {
             if let conflict = conflict(error, appends: appends) { throw conflict }
@@ -99,15 +88,23 @@ public struct EventStore: Sendable {
 
     /// Reads one stream in version order, from `version` on.
     public func readStream(_ streamId: String, from version: Int64 = 1) async throws -> [RecordedEvent] {
-        let rows = try await client.query(
-            """
-            SELECT \(unescaped: Self.columns) FROM events
-            WHERE stream_id = \(streamId) AND stream_version >= \(version)
-            ORDER BY stream_version
-            """,
-            logger: logger
-        )
+        let rows = try await client.execute(Prepared(ReadStream.self, try PostgresBindings(streamId, version)), logger: logger)
         return try await Self.decode(rows)
+    }
+
+    enum AppendEvents: PreparedSQL {
+        static let sql = """
+            INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
+            SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
+            FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[])
+                 WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
+            ORDER BY n
+            RETURNING \(EventStore.columns)
+            """
+    }
+
+    enum ReadStream: PreparedSQL {
+        static let sql = "SELECT \(EventStore.columns) FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
     }
 
     /// Reads one stream on a connection the caller holds (for example inside its transaction).
@@ -155,7 +152,7 @@ public struct EventStore: Sendable {
         data::text, metadata::text, recorded_at, prev_hash, hash
         """
 
-    public static func decode(_ rows: PostgresRowSequence) async throws -> [RecordedEvent] {
+    public static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [RecordedEvent] where Rows.Element == PostgresRow {
         var events: [RecordedEvent] = []
         for try await row in rows {
             let (position, transaction, streamId, version, eventId, type, schemaVersion, data, metadata, recordedAt, previousHash, hash) =

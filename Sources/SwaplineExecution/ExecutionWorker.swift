@@ -121,20 +121,26 @@ public struct ExecutionWorker: Service {
     }
 
     func claim() async throws -> [ExchangeID] {
-        let rows = try await client.query(
-            """
-            UPDATE execution_queue SET lease_until = now() + make_interval(secs => \(leaseSeconds)), attempts = attempts + 1
+        let rows = try await client.execute(Prepared(Claim.self, try PostgresBindings(leaseSeconds, batchSize)), logger: logger)
+        var ids: [ExchangeID] = []
+        for try await row in rows { ids.append(try row.decode(Int64.self)) }
+        return ids
+    }
+
+    enum Claim: PreparedSQL {
+        static let sql = """
+            UPDATE execution_queue SET lease_until = now() + make_interval(secs => $1), attempts = attempts + 1
             WHERE exchange_id IN (
                 SELECT exchange_id FROM execution_queue
                 WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
-                ORDER BY due_at LIMIT \(batchSize)
+                ORDER BY due_at LIMIT $2
                 FOR UPDATE SKIP LOCKED)
             RETURNING exchange_id
-            """,
-            logger: logger)
-        var ids: [ExchangeID] = []
-        for try await id in rows.decode(Int64.self) { ids.append(id) }
-        return ids
+            """
+    }
+
+    enum Dequeue: PreparedSQL {
+        static let sql = "DELETE FROM execution_queue WHERE exchange_id = $1"
     }
 
     /// One exchange, step by step, until it is finished or has to wait for the venue.
@@ -266,7 +272,7 @@ public struct ExecutionWorker: Service {
             do {
                 try await client.withTransaction(logger: logger) { connection in
                     _ = try await store.append(appends, on: connection)
-                    try await connection.query("DELETE FROM execution_queue WHERE exchange_id = \(state.id)", logger: logger)
+                    try await connection.run(Dequeue.self, try PostgresBindings(state.id), logger: logger)
                 }
                 return true
             } catch let error as PostgresTransactionError {
@@ -297,6 +303,6 @@ public struct ExecutionWorker: Service {
     }
 
     private func dequeue(_ id: ExchangeID) async throws {
-        try await client.query("DELETE FROM execution_queue WHERE exchange_id = \(id)", logger: logger)
+        try await client.run(Dequeue.self, try PostgresBindings(id), logger: logger)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SwaplineDomain
+import SwaplineEventStore
 
 /// The default venue: keeps its book in its own table (`venue_orders`), fills after a configured
 /// latency, and rejects a configured fraction of orders, chosen from the seed and the client
@@ -32,36 +33,41 @@ public struct SimulatedVenue: Venue {
     public func submit(_ order: VenueOrder) async throws -> VenueOrderStatus {
         let rejected = draw(order.clientOrderId) < failureRate
         let initial = rejected ? "REJECTED" : (latencyMilliseconds == 0 ? "FILLED" : "PENDING")
-        try await client.query(
-            """
-            INSERT INTO venue_orders (client_order_id, source_currency, destination_currency, source_amount, destination_amount,
-                                      status, fill_due_at, filled_at)
-            VALUES (\(order.clientOrderId), \(order.pair.source.code), \(order.pair.destination.code),
-                    \(order.sourceAmount.plainText)::numeric, \(order.destinationAmount.plainText)::numeric, \(initial),
-                    now() + make_interval(secs => \(latencyMilliseconds) / 1000.0),
-                    CASE WHEN \(initial) = 'FILLED' THEN now() END)
-            ON CONFLICT (client_order_id) DO NOTHING
-            """,
+        try await client.run(
+            InsertOrder.self,
+            try PostgresBindings(
+                order.clientOrderId, order.pair.source.code, order.pair.destination.code, order.sourceAmount.plainText,
+                order.destinationAmount.plainText, initial, latencyMilliseconds),
             logger: logger)
         return try await status(clientOrderId: order.clientOrderId)
     }
 
-    public func status(clientOrderId: String) async throws -> VenueOrderStatus {
-        // A pending order whose latency has passed fills now, exactly once.
-        let rows = try await client.query(
+    enum InsertOrder: PreparedSQL {
+        static let sql = """
+            INSERT INTO venue_orders (client_order_id, source_currency, destination_currency, source_amount, destination_amount,
+                                      status, fill_due_at, filled_at)
+            VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, now() + make_interval(secs => $7 / 1000.0), CASE WHEN $6 = 'FILLED' THEN now() END)
+            ON CONFLICT (client_order_id) DO NOTHING
             """
+    }
+
+    enum OrderStatus: PreparedSQL {
+        static let sql = """
             WITH filled AS (
                 UPDATE venue_orders SET status = 'FILLED', filled_at = now()
-                WHERE client_order_id = \(clientOrderId) AND status = 'PENDING' AND fill_due_at <= now()
+                WHERE client_order_id = $1 AND status = 'PENDING' AND fill_due_at <= now()
                 RETURNING status
             )
             SELECT status FROM filled
             UNION ALL
-            SELECT status FROM venue_orders WHERE client_order_id = \(clientOrderId) AND NOT EXISTS (SELECT 1 FROM filled)
-            """,
-            logger: logger)
-        for try await status in rows.decode(String.self) {
-            return Self.status(status)
+            SELECT status FROM venue_orders WHERE client_order_id = $1 AND NOT EXISTS (SELECT 1 FROM filled)
+            """
+    }
+
+    public func status(clientOrderId: String) async throws -> VenueOrderStatus {
+        // A pending order whose latency has passed fills now, exactly once.
+        for try await row in try await client.execute(Prepared(OrderStatus.self, try PostgresBindings(clientOrderId)), logger: logger) {
+            return Self.status(try row.decode(String.self))
         }
         return .unknown
     }

@@ -32,17 +32,22 @@ public struct BalancesReadModel: InlineProjection, RebuildableProjection {
             let event = try AccountEvent.decode(
                 eventType: recorded.eventType, schemaVersion: recorded.schemaVersion, data: Data(recorded.data.utf8))
             for (currency, available, held) in Self.movements(event) {
-                try await connection.query(
-                    """
-                    INSERT INTO \(unescaped: schema).balances (account_id, currency, available, held, updated_at)
-                    VALUES (\(account), \(currency.code), \(available.plainText)::numeric, \(held.plainText)::numeric, \(recorded.recordedAt))
-                    ON CONFLICT (account_id, currency) DO UPDATE SET
-                        available = \(unescaped: schema).balances.available + EXCLUDED.available,
-                        held = \(unescaped: schema).balances.held + EXCLUDED.held,
-                        updated_at = GREATEST(\(unescaped: schema).balances.updated_at, EXCLUDED.updated_at)
-                    """, logger: logger)
+                try await connection.run(
+                    UpsertMovement.self, try PostgresBindings(account, currency.code, available.plainText, held.plainText, recorded.recordedAt),
+                    schema: schema, logger: logger)
             }
         }
+    }
+
+    enum UpsertMovement: PreparedSQL {
+        static let sql = """
+            INSERT INTO read.balances (account_id, currency, available, held, updated_at)
+            VALUES ($1, $2, $3::numeric, $4::numeric, $5)
+            ON CONFLICT (account_id, currency) DO UPDATE SET
+                available = read.balances.available + EXCLUDED.available,
+                held = read.balances.held + EXCLUDED.held,
+                updated_at = GREATEST(read.balances.updated_at, EXCLUDED.updated_at)
+            """
     }
 
     /// How an event moves each currency's (available, held), as signed deltas.

@@ -40,48 +40,70 @@ public struct ExchangesReadModel: InlineProjection, RebuildableProjection {
         switch event {
         case .requested(let request):
             let price = request.price
-            try await connection.query(
-                """
-                INSERT INTO \(unescaped: schema).exchanges (id, account_id, source_currency, destination_currency, direction, source_amount,
-                    destination_amount, rate, fee, state, status, quote_id, created_at, updated_at, stream_version)
-                VALUES (\(id), \(request.account.rawValue), \(price.pair.source.code), \(price.pair.destination.code),
-                    \(price.direction.rawValue), \(price.sourceAmount.plainText)::numeric, \(price.destinationAmount.plainText)::numeric,
-                    \(price.rate.plainText)::numeric, \(price.fee.plainText)::numeric, 'IN_PROGRESS', 'requested', \(request.quoteId),
-                    \(request.requestedAt), \(request.requestedAt), \(version))
-                ON CONFLICT (id) DO NOTHING
-                """, logger: logger)
+            var bindings = try PostgresBindings(
+                id, request.account.rawValue, price.pair.source.code, price.pair.destination.code, price.direction.rawValue,
+                price.sourceAmount.plainText, price.destinationAmount.plainText, price.rate.plainText, price.fee.plainText,
+                request.requestedAt, version)
+            bindings.append(request.quoteId)
+            try await connection.run(InsertRequested.self, bindings, schema: schema, logger: logger)
         case .quoted(let quoted):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'quoted', execution_rate = \(quoted.executionRate.plainText)::numeric,
-                    quoted_at = \(quoted.quotedAt), updated_at = \(quoted.quotedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
+            try await connection.run(
+                UpdateQuoted.self, try PostgresBindings(id, version, quoted.executionRate.plainText, quoted.quotedAt),
+                schema: schema, logger: logger)
         case .submitted(let submitted):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'submitted', client_order_id = \(submitted.clientOrderId),
-                    submitted_at = \(submitted.submittedAt), updated_at = \(submitted.submittedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
+            try await connection.run(
+                UpdateSubmitted.self, try PostgresBindings(id, version, submitted.clientOrderId, submitted.submittedAt),
+                schema: schema, logger: logger)
         case .completed(let completed):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'completed', state = 'COMPLETED',
-                    source_amount = \(completed.sourceAmount.plainText)::numeric,
-                    destination_amount = \(completed.destinationAmount.plainText)::numeric,
-                    completed_at = \(completed.completedAt), updated_at = \(completed.completedAt), stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
+            try await connection.run(
+                UpdateCompleted.self,
+                try PostgresBindings(
+                    id, version, completed.sourceAmount.plainText, completed.destinationAmount.plainText, completed.completedAt),
+                schema: schema, logger: logger)
         case .failed(let failed):
-            try await connection.query(
-                """
-                UPDATE \(unescaped: schema).exchanges SET status = 'failed', state = 'FAILED', failure_reason = \(failed.reason.rawValue),
-                    failure_detail = \(failed.detail), failed_at = \(failed.failedAt), updated_at = \(failed.failedAt),
-                    stream_version = \(version)
-                WHERE id = \(id) AND stream_version < \(version)
-                """, logger: logger)
+            var bindings = try PostgresBindings(id, version, failed.reason.rawValue, failed.failedAt)
+            bindings.append(failed.detail)
+            try await connection.run(UpdateFailed.self, bindings, schema: schema, logger: logger)
         }
+    }
+
+    enum InsertRequested: PreparedSQL {
+        static let sql = """
+            INSERT INTO read.exchanges (id, account_id, source_currency, destination_currency, direction, source_amount,
+                destination_amount, rate, fee, state, status, quote_id, created_at, updated_at, stream_version)
+            VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9::numeric, 'IN_PROGRESS', 'requested', $12, $10, $10, $11)
+            ON CONFLICT (id) DO NOTHING
+            """
+    }
+
+    enum UpdateQuoted: PreparedSQL {
+        static let sql = """
+            UPDATE read.exchanges SET status = 'quoted', execution_rate = $3::numeric, quoted_at = $4, updated_at = $4, stream_version = $2
+            WHERE id = $1 AND stream_version < $2
+            """
+    }
+
+    enum UpdateSubmitted: PreparedSQL {
+        static let sql = """
+            UPDATE read.exchanges SET status = 'submitted', client_order_id = $3, submitted_at = $4, updated_at = $4, stream_version = $2
+            WHERE id = $1 AND stream_version < $2
+            """
+    }
+
+    enum UpdateCompleted: PreparedSQL {
+        static let sql = """
+            UPDATE read.exchanges SET status = 'completed', state = 'COMPLETED', source_amount = $3::numeric,
+                destination_amount = $4::numeric, completed_at = $5, updated_at = $5, stream_version = $2
+            WHERE id = $1 AND stream_version < $2
+            """
+    }
+
+    enum UpdateFailed: PreparedSQL {
+        static let sql = """
+            UPDATE read.exchanges SET status = 'failed', state = 'FAILED', failure_reason = $3, failure_detail = $5,
+                failed_at = $4, updated_at = $4, stream_version = $2
+            WHERE id = $1 AND stream_version < $2
+            """
     }
 
     /// Only a newer stream version changes a row, so applying an event twice changes nothing.
