@@ -93,7 +93,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             if wanted("webhooks") {
                 print("webhooks, 1 event → 10 subscriptions…")
-                report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 100)
+                report.results += try await workloads.webhookFanOut(subscriptions: 10, exchangesPerRun: quick ? 5 : 1000)
             }
             if wanted("lifecycle") {
                 print("exchange lifecycle, create → COMPLETED, \(clients) clients (swapline serve --api --execution)…")

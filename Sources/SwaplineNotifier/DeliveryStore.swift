@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SwaplineApplication
 import SwaplineDomain
+import SwaplineEventStore
 
 /// A delivery a worker holds the lease of, with what it needs to send it.
 public struct ClaimedDelivery: Sendable {
@@ -95,28 +96,17 @@ public struct DeliveryStore: Sendable {
     /// Leases up to `limit` due deliveries of active subscriptions. A delivery waits while an
     /// earlier one of the same exchange and subscription is still pending, so one exchange's
     /// webhooks reach an endpoint in order; nothing else waits on anything.
+    ///
+    /// The subscription is checked in a subquery, not joined: joined, the planner computed every
+    /// due delivery of every subscription and sorted them to take a few (87 ms a claim with
+    /// 6,000 pending, which capped delivery at ~180/s); this way it walks the due index in
+    /// order and stops at the limit (1 ms).
     public func claim(limit: Int, leaseSeconds: Double) async throws -> [ClaimedDelivery] {
         let token = UUID()
-        let rows = try await client.query(
-            """
-            UPDATE webhook_deliveries d
-            SET lease_token = \(token), lease_until = now() + \(leaseSeconds) * interval '1 second', updated_at = now()
-            FROM webhook_subscriptions s
-            WHERE s.request_id = d.subscription_id AND d.delivery_id IN (
-                SELECT c.delivery_id FROM webhook_deliveries c
-                JOIN webhook_subscriptions cs ON cs.request_id = c.subscription_id
-                WHERE c.status = 'PENDING' AND c.next_attempt_at <= now() AND (c.lease_until IS NULL OR c.lease_until < now())
-                  AND cs.state = 'ACTIVE' AND cs.deleted_at IS NULL
-                  AND \(unescaped: Self.noEarlierPending("c"))
-                ORDER BY c.next_attempt_at
-                LIMIT \(limit)
-                FOR UPDATE OF c SKIP LOCKED)
-            RETURNING d.delivery_id, d.webhook_id, d.subscription_id, s.url, d.body, s.public_key, s.secret_ciphertext,
-                s.webhook_secret_ciphertext,
-                CASE WHEN s.previous_secrets_until > now() THEN s.previous_webhook_secret_ciphertext END
-            """, logger: logger)
+        let rows = try await client.execute(Prepared(ClaimDue.self, try PostgresBindings(token, leaseSeconds, limit)), logger: logger)
         var claimed: [ClaimedDelivery] = []
-        for try await row in rows.decode((Int64, String, UUID, String, Data, String, Data, Data, Data?).self) {
+        for try await columns in rows {
+            let row = try columns.decode((Int64, String, UUID, String, Data, String, Data, Data, Data?).self)
             let signing = SigningSecrets(
                 publicKey: row.5, secretKey: try secrets.open([UInt8](row.6)), webhookSecret: try secrets.open([UInt8](row.7)),
                 previousWebhookSecret: try row.8.map { try secrets.open([UInt8]($0)) })
@@ -126,6 +116,26 @@ public struct DeliveryStore: Sendable {
                     leaseToken: token))
         }
         return claimed
+    }
+
+    /// Prepared: planning it took 6 ms, more than running it (2.5 ms with 9,000 pending).
+    enum ClaimDue: PreparedSQL {
+        static let sql = """
+            UPDATE webhook_deliveries d
+            SET lease_token = $1, lease_until = now() + $2 * interval '1 second', updated_at = now()
+            FROM webhook_subscriptions s
+            WHERE s.request_id = d.subscription_id AND d.delivery_id IN (
+                SELECT c.delivery_id FROM webhook_deliveries c
+                WHERE c.status = 'PENDING' AND c.next_attempt_at <= now() AND (c.lease_until IS NULL OR c.lease_until < now())
+                  AND (SELECT cs.state = 'ACTIVE' AND cs.deleted_at IS NULL FROM webhook_subscriptions cs WHERE cs.request_id = c.subscription_id)
+                  AND \(DeliveryStore.noEarlierPending("c"))
+                ORDER BY c.next_attempt_at
+                LIMIT $3
+                FOR UPDATE OF c SKIP LOCKED)
+            RETURNING d.delivery_id, d.webhook_id, d.subscription_id, s.url, d.body, s.public_key, s.secret_ciphertext,
+                s.webhook_secret_ciphertext,
+                CASE WHEN s.previous_secrets_until > now() THEN s.previous_webhook_secret_ciphertext END
+            """
     }
 
     /// The ordering rule, for the delivery aliased `alias`: no earlier delivery of the same
@@ -163,9 +173,13 @@ public struct DeliveryStore: Sendable {
         if outcome.succeeded {
             // The common case in one statement (one round trip, no explicit transaction): the
             // delivery marked delivered and its attempt recorded, if the lease is still ours.
+            // Committed without waiting for the WAL flush: a record lost in a crash only means
+            // the webhook is sent again under the same webhook-id, which delivery at least once
+            // already allows; waiting for the flush made every delivery a disk flush.
             let rows = try await client.query(
                 """
-                WITH delivered AS (
+                WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+                delivered AS (
                     UPDATE webhook_deliveries
                     SET status = 'DELIVERED', attempts = attempts + 1, delivered_at = now(), lease_token = NULL, lease_until = NULL,
                         last_error = NULL, updated_at = now()
@@ -174,7 +188,7 @@ public struct DeliveryStore: Sendable {
                 INSERT INTO webhook_attempts (delivery_id, attempt, subscription_id, at, http_status, latency_ms, error, response_excerpt)
                 SELECT \(delivery.deliveryId), attempts, \(delivery.subscriptionId), now(), \(outcome.httpStatus),
                        \(outcome.latencyMilliseconds), NULL, \(outcome.responseExcerpt.map(Self.storable))
-                FROM delivered
+                FROM delivered, async_commit
                 RETURNING attempt
                 """, logger: logger)
             for try await _ in rows { return .delivered }
