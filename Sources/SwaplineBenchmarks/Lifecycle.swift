@@ -207,7 +207,7 @@ extension Workloads {
         VALUES ('account-bench-' || :client_id, '\(currency)', '\(available)'::numeric, '\(held)'::numeric, now())
         ON CONFLICT (account_id, currency) DO UPDATE SET
             available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
-            updated_at = EXCLUDED.updated_at;
+            updated_at = GREATEST(read.balances.updated_at, EXCLUDED.updated_at);
         """
     }
 }

@@ -476,7 +476,7 @@ extension Workloads {
         VALUES ('account-bench-' || :client_id, 'USDT_TRX', '-10'::numeric, '10'::numeric, now())
         ON CONFLICT (account_id, currency) DO UPDATE SET
             available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
-            updated_at = EXCLUDED.updated_at;
+            updated_at = GREATEST(read.balances.updated_at, EXCLUDED.updated_at);
         INSERT INTO execution_queue (exchange_id, due_at) VALUES (:exchange, now());
         SELECT pg_notify('swapline_execution', '');
         COMMIT;
