@@ -3,9 +3,10 @@ import SwaplineEventStore
 /// Keeps the last rebuilt (state, version) of recently used streams, so loading an aggregate
 /// reads only the events appended since, and does not get slower as its stream grows.
 ///
-/// It is only a shortcut: every load still asks the database for newer events, so a node that
-/// missed another node's appends catches up before deciding, and a stale entry can never win
-/// an append (the expected version would not match).
+/// It is only a shortcut: a load still asks the database for newer events, so a node that
+/// missed another node's appends catches up before deciding; a guess (`AggregateLoader.guess…`)
+/// skips that read, and a stale entry still never wins an append (the expected version would
+/// not match).
 actor AggregateCache<State: Sendable> {
     private var entries: [String: (state: State?, version: Int64)] = [:]
     private let capacity: Int

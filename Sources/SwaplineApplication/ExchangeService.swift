@@ -112,10 +112,16 @@ public struct ExchangeService: Sendable {
             throw SwaplineError(.pairUnavailable, "unknown currency \(price.pair.source)")
         }
         let exchangeId = try await nextExchangeId()
-        for _ in 0..<Self.maximumAttempts {
+        for attempt in 0..<Self.maximumAttempts {
             let at = now()
-            let loaded = try await aggregates.loadAccount(account)
-            guard loaded.state != nil else { throw SwaplineError.notFound("account \(account) not found") }
+            // The first try decides on the cached account unchecked (no read); the append's
+            // expected version checks it, and a refusal is only believed from a fresh load.
+            let guessed = attempt == 0
+            let loaded = guessed ? try await aggregates.guessAccount(account) : try await aggregates.loadAccount(account)
+            guard loaded.state != nil else {
+                if guessed { continue }
+                throw SwaplineError.notFound("account \(account) not found")
+            }
             let accountEvents: [AccountEvent]
             let exchangeEvents: [ExchangeEvent]
             do {
@@ -126,15 +132,14 @@ public struct ExchangeService: Sendable {
                     .request(ExchangeRequested(id: exchangeId, account: account, price: price, quoteId: quoteId, requestedAt: at)),
                     state: nil)
             } catch {
+                if guessed { continue }
                 throw SwaplineError(error)
             }
+            let newExchangeEvents = try exchangeEvents.map { try Streams.newEvent($0, metadata: metadata) }
+            let newAccountEvents = try accountEvents.map { try Streams.newEvent($0, metadata: metadata) }
             let appends = [
-                StreamAppend(
-                    streamId: Streams.exchange(exchangeId), expectedVersion: .noStream,
-                    events: try exchangeEvents.map { try Streams.newEvent($0, metadata: metadata) }),
-                StreamAppend(
-                    streamId: Streams.account(account), expectedVersion: loaded.expectedVersion,
-                    events: try accountEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+                StreamAppend(streamId: Streams.exchange(exchangeId), expectedVersion: .noStream, events: newExchangeEvents),
+                StreamAppend(streamId: Streams.account(account), expectedVersion: loaded.expectedVersion, events: newAccountEvents),
             ]
             let logger = self.logger
             do {
@@ -183,6 +188,9 @@ public struct ExchangeService: Sendable {
                 default: throw error
                 }
             }
+            // Committed: a failure to remember only costs the next create a read.
+            try? await aggregates.appended(newAccountEvents, toAccount: account, after: loaded)
+            try? await aggregates.appended(newExchangeEvents, toExchange: exchangeId, after: Loaded(state: nil, version: 0))
             createdCounter.increment()
             return exchangeEvents.reduce(nil) { Exchange.evolve($0, $1) }!
         }

@@ -70,6 +70,11 @@ public struct Loaded<State: Sendable>: Sendable {
     public var state: State?
     public var version: Int64
     public var expectedVersion: ExpectedVersion { version == 0 ? .noStream : .exact(version) }
+
+    public init(state: State?, version: Int64) {
+        self.state = state
+        self.version = version
+    }
 }
 
 /// Rebuilds aggregates from their streams, starting from a cached state when there is one.
@@ -88,6 +93,51 @@ public struct AggregateLoader: Sendable {
 
     public func loadAccount(_ account: AccountID) async throws -> Loaded<AccountState> {
         try await load(Streams.account(account), cache: accounts, decode: Streams.accountEvent, evolve: Account.evolve)
+    }
+
+    /// The cached state, unchecked, when there is one; otherwise (nothing cached, or the stream
+    /// cached as absent) a load. Saves the read on the first try of a decision that an append
+    /// at the exact expected version then checks: a stale guess loses that append (a version
+    /// conflict), and the caller, refused or conflicted, decides again from a load.
+    public func guessAccount(_ account: AccountID) async throws -> Loaded<AccountState> {
+        try await guess(Streams.account(account), cache: accounts) { try await loadAccount(account) }
+    }
+
+    /// As `guessAccount`, for an exchange.
+    public func guessExchange(_ id: ExchangeID) async throws -> Loaded<ExchangeState> {
+        try await guess(Streams.exchange(id), cache: exchanges) { try await loadExchange(id) }
+    }
+
+    /// Keeps what this process's own committed append made of the account's stream (`events`
+    /// appended at exactly `loaded.version`), decoded from the stored form as a reader would,
+    /// so the next guess needs no read.
+    public func appended(_ events: [NewEvent], toAccount account: AccountID, after loaded: Loaded<AccountState>) async throws {
+        try await remember(Streams.account(account), events, after: loaded, cache: accounts, evolve: Account.evolve) {
+            try AccountEvent.decode(eventType: $0.eventType, schemaVersion: $0.schemaVersion, data: Data($0.data.utf8))
+        }
+    }
+
+    /// As `appended(_:toAccount:after:)`, for an exchange.
+    public func appended(_ events: [NewEvent], toExchange id: ExchangeID, after loaded: Loaded<ExchangeState>) async throws {
+        try await remember(Streams.exchange(id), events, after: loaded, cache: exchanges, evolve: Exchange.evolve) {
+            try ExchangeEvent.decode(eventType: $0.eventType, schemaVersion: $0.schemaVersion, data: Data($0.data.utf8))
+        }
+    }
+
+    private func guess<State: Sendable>(
+        _ streamId: String, cache: AggregateCache<State>, load: () async throws -> Loaded<State>
+    ) async throws -> Loaded<State> {
+        if let cached = await cache.get(streamId), cached.state != nil { return Loaded(state: cached.state, version: cached.version) }
+        return try await load()
+    }
+
+    private func remember<State: Sendable, Event>(
+        _ streamId: String, _ events: [NewEvent], after loaded: Loaded<State>, cache: AggregateCache<State>,
+        evolve: (State?, Event) -> State?, decode: (NewEvent) throws -> Event
+    ) async throws {
+        var state = loaded.state
+        for event in events { state = evolve(state, try decode(event)) }
+        await cache.put(streamId, state: state, version: loaded.version + Int64(events.count))
     }
 
     private func load<State: Sendable, Event>(

@@ -144,82 +144,97 @@ public struct ExecutionWorker: Service {
     }
 
     /// One exchange, step by step, until it is finished or has to wait for the venue.
+    ///
+    /// Each step decides on the exchange as this process last saw it (a guess, no read); a step
+    /// whose append then loses to another writer, or that the guess makes illegal, is decided
+    /// again from the stream.
     func advance(_ id: ExchangeID) async throws {
+        var guessing = true
         for _ in 0..<10 {
-            let loaded = try await aggregates.loadExchange(id)
+            let loaded = guessing ? try await aggregates.guessExchange(id) : try await aggregates.loadExchange(id)
             guard let state = loaded.state, !state.status.isTerminal else {
                 try await dequeue(id)
                 return
             }
-            let metadata = EventMetadata(actor: "execution-worker", correlationId: "exchange-\(id)")
-            switch state.status {
-            case .requested:
-                let pair = state.request.price.pair
-                guard market.pairs[pair]?.isEnabled == true else {
-                    try await fail(state, version: loaded.version, reason: .pairDisabled, detail: "pair \(pair) is disabled", metadata: metadata)
-                    return
-                }
-                guard let rate = try? market.currentRate(pair, now: now()) else {
-                    // No fresh rate yet: try again shortly; the deadline bounds how long.
-                    if try await failIfPastDeadline(state, version: loaded.version, metadata: metadata) { return }
-                    try await reschedule(id, after: .seconds(1))
-                    return
-                }
-                let quoted = state.request.price.rate
-                if quoted > 0, (quoted - rate) / quoted > market.rateTolerance {
-                    try await fail(
-                        state, version: loaded.version, reason: .rateMoved,
-                        detail: "rate moved from \(quoted.plainText) to \(rate.plainText)", metadata: metadata)
-                    return
-                }
-                try await append(id, version: loaded.version, .quote(executionRate: rate, at: now()), state: state, metadata: metadata)
-            case .quoted:
-                try await append(id, version: loaded.version, .submit(clientOrderId: "swapline-\(id)", at: now()), state: state, metadata: metadata)
-            case .submitted:
-                let clientOrderId = state.clientOrderId ?? "swapline-\(id)"
-                var status = try await venue.status(clientOrderId: clientOrderId)
-                if status == .unknown {
-                    // Crashed between recording the submission and sending it: send it now.
-                    let price = state.request.price
-                    status = try await venue.submit(
-                        VenueOrder(clientOrderId: clientOrderId, pair: price.pair, sourceAmount: price.sourceAmount, destinationAmount: price.destinationAmount))
-                }
-                if status == .pending, now() > state.request.requestedAt.addingTimeInterval(TimeInterval(deadlineSeconds)) {
-                    status = try await venue.cancel(clientOrderId: clientOrderId)
-                    if status == .pending || status == .cancelled {
-                        try await fail(state, version: loaded.version, reason: .venueTimeout, detail: "venue did not fill in time", metadata: metadata)
-                        return
-                    }
-                }
-                switch status {
-                case .filled:
-                    try await beforeRecordingOutcome(id)
-                    try await complete(state, version: loaded.version, metadata: metadata)
-                    return
-                case .rejected(let reason):
-                    try await fail(state, version: loaded.version, reason: .venueRejected, detail: reason, metadata: metadata)
-                    return
-                case .cancelled:
-                    try await fail(state, version: loaded.version, reason: .venueTimeout, detail: "cancelled at the venue", metadata: metadata)
-                    return
-                case .pending, .unknown:
-                    try await reschedule(id, after: .milliseconds(50))
-                    return
-                }
-            case .completed, .failed:
-                try await dequeue(id)
-                return
+            do {
+                if try await step(state, version: loaded.version) { return }
+            } catch let error where guessing && (error is EventStoreError || error is DomainError) {
+                guessing = false
             }
         }
     }
 
+    /// Takes the next step of a live exchange; true when it is finished for now (terminal, or
+    /// waiting for the venue or a rate), false when the next step can follow at once.
+    private func step(_ state: ExchangeState, version: Int64) async throws -> Bool {
+        let id = state.id
+        let metadata = EventMetadata(actor: "execution-worker", correlationId: "exchange-\(id)")
+        switch state.status {
+        case .requested:
+            let pair = state.request.price.pair
+            guard market.pairs[pair]?.isEnabled == true else {
+                try await fail(state, version: version, reason: .pairDisabled, detail: "pair \(pair) is disabled", metadata: metadata)
+                return true
+            }
+            guard let rate = try? market.currentRate(pair, now: now()) else {
+                // No fresh rate yet: try again shortly; the deadline bounds how long.
+                if try await failIfPastDeadline(state, version: version, metadata: metadata) { return true }
+                try await reschedule(id, after: .seconds(1))
+                return true
+            }
+            let quoted = state.request.price.rate
+            if quoted > 0, (quoted - rate) / quoted > market.rateTolerance {
+                try await fail(
+                    state, version: version, reason: .rateMoved,
+                    detail: "rate moved from \(quoted.plainText) to \(rate.plainText)", metadata: metadata)
+                return true
+            }
+            try await append(id, version: version, .quote(executionRate: rate, at: now()), state: state, metadata: metadata)
+            return false
+        case .quoted:
+            try await append(id, version: version, .submit(clientOrderId: "swapline-\(id)", at: now()), state: state, metadata: metadata)
+            return false
+        case .submitted:
+            let clientOrderId = state.clientOrderId ?? "swapline-\(id)"
+            var status = try await venue.status(clientOrderId: clientOrderId)
+            if status == .unknown {
+                // Crashed between recording the submission and sending it: send it now.
+                let price = state.request.price
+                status = try await venue.submit(
+                    VenueOrder(clientOrderId: clientOrderId, pair: price.pair, sourceAmount: price.sourceAmount, destinationAmount: price.destinationAmount))
+            }
+            if status == .pending, now() > state.request.requestedAt.addingTimeInterval(TimeInterval(deadlineSeconds)) {
+                status = try await venue.cancel(clientOrderId: clientOrderId)
+                if status == .pending || status == .cancelled {
+                    try await fail(state, version: version, reason: .venueTimeout, detail: "venue did not fill in time", metadata: metadata)
+                    return true
+                }
+            }
+            switch status {
+            case .filled:
+                try await beforeRecordingOutcome(id)
+                try await complete(state, version: version, metadata: metadata)
+                return true
+            case .rejected(let reason):
+                try await fail(state, version: version, reason: .venueRejected, detail: reason, metadata: metadata)
+                return true
+            case .cancelled:
+                try await fail(state, version: version, reason: .venueTimeout, detail: "cancelled at the venue", metadata: metadata)
+                return true
+            case .pending, .unknown:
+                try await reschedule(id, after: .milliseconds(50))
+                return true
+            }
+        case .completed, .failed:
+            try await dequeue(id)
+            return true
+        }
+    }
+
     private func append(_ id: ExchangeID, version: Int64, _ command: ExchangeCommand, state: ExchangeState, metadata: EventMetadata) async throws {
-        let events = try Exchange.decide(command, state: state)
-        try await store.append([
-            StreamAppend(
-                streamId: Streams.exchange(id), expectedVersion: .exact(version),
-                events: try events.map { try Streams.newEvent($0, metadata: metadata) })
-        ])
+        let events = try Exchange.decide(command, state: state).map { try Streams.newEvent($0, metadata: metadata) }
+        try await store.append([StreamAppend(streamId: Streams.exchange(id), expectedVersion: .exact(version), events: events)])
+        try? await aggregates.appended(events, toExchange: id, after: Loaded(state: state, version: version))
     }
 
     /// The exchange's terminal event and the account's settlement, in one transaction, with
@@ -256,17 +271,21 @@ public struct ExecutionWorker: Service {
         _ state: ExchangeState, version: Int64, exchangeCommand: ExchangeCommand, metadata: EventMetadata,
         accountCommand: () -> AccountCommand
     ) async throws -> Bool {
-        let exchangeEvents = try Exchange.decide(exchangeCommand, state: state)
-        for _ in 0..<100 {
-            let account = try await aggregates.loadAccount(state.request.account)
-            let accountEvents = try Account.decide(accountCommand(), state: account.state)
+        let exchangeEvents = try Exchange.decide(exchangeCommand, state: state).map { try Streams.newEvent($0, metadata: metadata) }
+        for attempt in 0..<100 {
+            // The first try settles against the account as this process last saw it (no read).
+            let guessed = attempt == 0
+            let account =
+                guessed ? try await aggregates.guessAccount(state.request.account) : try await aggregates.loadAccount(state.request.account)
+            let accountEvents: [NewEvent]
+            do {
+                accountEvents = try Account.decide(accountCommand(), state: account.state).map { try Streams.newEvent($0, metadata: metadata) }
+            } catch where guessed {
+                continue
+            }
             let appends = [
-                StreamAppend(
-                    streamId: Streams.exchange(state.id), expectedVersion: .exact(version),
-                    events: try exchangeEvents.map { try Streams.newEvent($0, metadata: metadata) }),
-                StreamAppend(
-                    streamId: Streams.account(state.request.account), expectedVersion: account.expectedVersion,
-                    events: try accountEvents.map { try Streams.newEvent($0, metadata: metadata) }),
+                StreamAppend(streamId: Streams.exchange(state.id), expectedVersion: .exact(version), events: exchangeEvents),
+                StreamAppend(streamId: Streams.account(state.request.account), expectedVersion: account.expectedVersion, events: accountEvents),
             ]
             let logger = self.logger
             do {
@@ -274,6 +293,8 @@ public struct ExecutionWorker: Service {
                     _ = try await store.append(appends, on: connection)
                     try await connection.run(Dequeue.self, try PostgresBindings(state.id), logger: logger)
                 }
+                try? await aggregates.appended(exchangeEvents, toExchange: state.id, after: Loaded(state: state, version: version))
+                try? await aggregates.appended(accountEvents, toAccount: state.request.account, after: account)
                 return true
             } catch let error as PostgresTransactionError {
                 guard error.closureError is EventStoreError else { throw error }
