@@ -170,7 +170,6 @@ public struct ExchangeService: Sendable {
                     }
                     _ = try await store.append(appends, on: connection)
                     try await connection.run(QueueForExecution.self, try PostgresBindings(exchangeId), logger: logger)
-                    try await connection.run(NotifyExecution.self, PostgresBindings(), logger: logger)
                 }
             } catch let error as PostgresTransactionError {
                 switch error.closureError {
@@ -290,12 +289,12 @@ public struct ExchangeService: Sendable {
         static let sql = "SELECT nextval('exchange_ids')"
     }
 
+    /// Queued, and the workers woken at commit, in one round trip.
     enum QueueForExecution: PreparedSQL {
-        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now())"
-    }
-
-    enum NotifyExecution: PreparedSQL {
-        static let sql = "SELECT pg_notify('swapline_execution', '')"
+        static let sql = """
+            WITH queued AS (INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now()) RETURNING exchange_id)
+            SELECT pg_notify('swapline_execution', '') FROM queued
+            """
     }
 
     // MARK: get

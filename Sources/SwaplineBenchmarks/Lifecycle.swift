@@ -104,11 +104,11 @@ extension Workloads {
 extension Workloads {
     /// One exchange's whole lifecycle as PostgreSQL's log showed it (`log_statement = all`, one
     /// signed create against `swapline serve --api --execution`, venue latency 0): the create's
-    /// statements (`createScript`), then the execution worker's — its claim, the exchange's
-    /// stream read before each step (the first from version 1, then only what is newer, as the
-    /// loader's cache does), the quote and the submission (each an append with its read-model
-    /// update), the venue's status, order and status again, the account's tail, and the
-    /// completion with the settlement, both read models and the queue row in one transaction.
+    /// statements (`createScript`), then the execution worker's — its claim, the quote and the
+    /// submission (each an append with its read-model update), the venue's status, order and
+    /// status again, and the completion with the settlement, both read models and the queue row
+    /// in one transaction. No stream is read: the worker shares the API's aggregate cache and
+    /// decides on the exchange and the account as the process last saw them.
     /// One deviation: the worker claims up to 32 due exchanges in one statement; here each
     /// client claims its own exchange (`exchange_id = :exchange`), else the clients would claim
     /// each other's.
@@ -122,7 +122,6 @@ extension Workloads {
             ORDER BY due_at LIMIT 32
             FOR UPDATE SKIP LOCKED)
         RETURNING exchange_id;
-        \(streamRead("'exchange-' || :exchange", from: "1"))
         BEGIN;
         \(appendStatement(
             streams: "'exchange-' || :exchange", versions: "2", types: "'ExchangeQuoted'",
@@ -131,7 +130,6 @@ extension Workloads {
             quoted_at = now(), updated_at = now(), stream_version = 2
         WHERE id = :exchange AND stream_version < 2;
         COMMIT;
-        \(streamRead("'exchange-' || :exchange", from: "2"))
         BEGIN;
         \(appendStatement(
             streams: "'exchange-' || :exchange", versions: "3", types: "'ExchangeSubmitted'",
@@ -140,7 +138,6 @@ extension Workloads {
             submitted_at = now(), updated_at = now(), stream_version = 3
         WHERE id = :exchange AND stream_version < 3;
         COMMIT;
-        \(streamRead("'exchange-' || :exchange", from: "3"))
         \(venueStatus)
         INSERT INTO venue_orders (client_order_id, source_currency, destination_currency, source_amount, destination_amount,
                                   status, fill_due_at, filled_at)
@@ -148,7 +145,6 @@ extension Workloads {
                 now() + make_interval(secs => 0 / 1000.0), CASE WHEN 'FILLED' = 'FILLED' THEN now() END)
         ON CONFLICT (client_order_id) DO NOTHING;
         \(venueStatus)
-        \(streamRead("'account-bench-' || :client_id", from: "2147483647"))
         BEGIN;
         \(appendStatement(
             streams: "'exchange-' || :exchange, 'account-bench-' || :client_id", versions: "4, 0", types: "'ExchangeCompleted', 'ExchangeSettled'",
@@ -165,11 +161,6 @@ extension Workloads {
         """
 
     static let workerMetadata = #"'{"actor": "execution-worker", "correlationId": "exchange-' || :exchange || '"}'"#
-
-    /// `EventStore.readStream` (what `AggregateLoader` sends), one line.
-    static func streamRead(_ stream: String, from version: String) -> String {
-        "SELECT \(EventStore.columns.replacingOccurrences(of: "\n", with: " ")) FROM events WHERE stream_id = \(stream) AND stream_version >= \(version) ORDER BY stream_version;"
-    }
 
     /// `EventStore.insert`'s statement with the arrays spelled out (one element per event).
     static func appendStatement(streams: String, versions: String, types: String, datas: String, metadatas: String) -> String {
