@@ -103,6 +103,17 @@ public struct EventStore: Sendable {
             """
     }
 
+    /// `globalQuery`, prepared: every projection runner's batch starts with it.
+    enum ReadGlobal: PreparedSQL {
+        static let sql = """
+            SELECT \(EventStore.columns) FROM events
+            WHERE (transaction_id, global_position) > ($1::xid8, $2)
+              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY events.transaction_id, events.global_position
+            LIMIT $3
+            """
+    }
+
     enum ReadStream: PreparedSQL {
         static let sql = "SELECT \(EventStore.columns) FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
     }
@@ -132,8 +143,8 @@ public struct EventStore: Sendable {
     public static func readGlobal(after cursor: GlobalCursor, limit: Int, on connection: PostgresConnection, logger: Logger)
         async throws -> [RecordedEvent]
     {
-        let rows = try await connection.query(globalQuery(after: cursor, limit: limit), logger: logger)
-        return try await decode(rows)
+        let bindings = try PostgresBindings(String(cursor.transactionId), cursor.position, limit)
+        return try await decode(try await connection.execute(Prepared(ReadGlobal.self, bindings), logger: logger))
     }
 
     static func globalQuery(after cursor: GlobalCursor, limit: Int) -> PostgresQuery {

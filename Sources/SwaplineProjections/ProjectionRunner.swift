@@ -58,15 +58,24 @@ public struct ProjectionRunner: Service {
             let events = try await EventStore.readGlobal(after: cursor, limit: batchSize, on: connection, logger: logger)
             guard let last = events.last else { return 0 }
             try await projection.apply(events, on: connection, logger: logger)
-            try await connection.query(
-                """
-                UPDATE checkpoints SET transaction_id = \(String(last.transactionId))::xid8, position = \(last.globalPosition),
-                    updated_at = now()
-                WHERE name = \(name)
-                """,
-                logger: logger)
+            try await connection.run(
+                AdvanceCheckpoint.self, try PostgresBindings(String(last.transactionId), last.globalPosition, name), logger: logger)
             return events.count
         }
+    }
+
+    // A batch's statements, prepared: a runner sends them for every batch, and a woken runner
+    // with nothing to do still sends the first two.
+    enum AdvanceCheckpoint: PreparedSQL {
+        static let sql = "UPDATE checkpoints SET transaction_id = $1::xid8, position = $2, updated_at = now() WHERE name = $3"
+    }
+
+    enum TryLock: PreparedSQL {
+        static let sql = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
+    }
+
+    enum ReadCheckpoint: PreparedSQL {
+        static let sql = "SELECT transaction_id::text, position FROM checkpoints WHERE name = $1"
     }
 
     /// Takes the projection's advisory lock for the transaction: one runner (or rebuild swap) at
@@ -79,8 +88,9 @@ public struct ProjectionRunner: Service {
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
             return true
         }
-        let rows = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
-        for try await locked in rows.decode(Bool.self) { return locked }
+        for try await row in try await connection.execute(Prepared(TryLock.self, try PostgresBindings(lockClass, name)), logger: logger) {
+            return try row.decode(Bool.self)
+        }
         return false
     }
 
@@ -89,9 +99,8 @@ public struct ProjectionRunner: Service {
 
     /// Where the projection stands; nil before its first batch.
     static func checkpoint(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> GlobalCursor? {
-        let rows = try await connection.query(
-            "SELECT transaction_id::text, position FROM checkpoints WHERE name = \(name)", logger: logger)
-        for try await (transaction, position) in rows.decode((String, Int64).self) {
+        for try await row in try await connection.execute(Prepared(ReadCheckpoint.self, try PostgresBindings(name)), logger: logger) {
+            let (transaction, position) = try row.decode((String, Int64).self)
             return GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position)
         }
         return nil
