@@ -105,7 +105,7 @@ extension Workloads {
     /// One exchange's whole lifecycle as PostgreSQL's log showed it (`log_statement = all`, one
     /// signed create against `swapline serve --api --execution`, venue latency 0): the create's
     /// statements (`createScript`), then the execution worker's — its claim, the quote and the
-    /// submission (each an append with its read-model update), the venue's status, order and
+    /// submission (one append, a read-model update each), the venue's status, order and
     /// status again, and the completion with the settlement, both read models and the queue row
     /// in one transaction. No stream is read: the worker shares the API's aggregate cache and
     /// decides on the exchange and the account as the process last saw them.
@@ -124,16 +124,12 @@ extension Workloads {
         RETURNING exchange_id;
         BEGIN;
         \(appendStatement(
-            streams: "'exchange-' || :exchange", versions: "2", types: "'ExchangeQuoted'",
-            datas: #"'{"quotedAt": "2026-11-29T21:22:17.296Z", "executionRate": "0.000010395832"}'"#, metadatas: workerMetadata))
+            streams: "'exchange-' || :exchange, 'exchange-' || :exchange", versions: "2, 3", types: "'ExchangeQuoted', 'ExchangeSubmitted'",
+            datas: #"'{"quotedAt": "2026-11-29T21:22:17.296Z", "executionRate": "0.000010395832"}', '{"submittedAt": "2026-11-29T21:22:17.296Z", "clientOrderId": "swapline-' || :exchange || '"}'"#,
+            metadatas: "\(workerMetadata), \(workerMetadata)"))
         UPDATE read.exchanges SET status = 'quoted', execution_rate = '0.000010395832'::numeric,
             quoted_at = now(), updated_at = now(), stream_version = 2
         WHERE id = :exchange AND stream_version < 2;
-        COMMIT;
-        BEGIN;
-        \(appendStatement(
-            streams: "'exchange-' || :exchange", versions: "3", types: "'ExchangeSubmitted'",
-            datas: #"'{"submittedAt": "2026-11-29T21:22:17.315Z", "clientOrderId": "swapline-' || :exchange || '"}'"#, metadatas: workerMetadata))
         UPDATE read.exchanges SET status = 'submitted', client_order_id = 'swapline-' || :exchange,
             submitted_at = now(), updated_at = now(), stream_version = 3
         WHERE id = :exchange AND stream_version < 3;
