@@ -103,7 +103,7 @@ public struct EventStore: Sendable {
             """
     }
 
-    /// `globalQuery`, prepared: every projection runner's batch starts with it.
+    /// The global read (`readGlobal`'s xid8 rule), prepared: every projection runner's batch starts with it.
     enum ReadGlobal: PreparedSQL {
         static let sql = """
             SELECT \(EventStore.columns) FROM events
@@ -133,11 +133,8 @@ public struct EventStore: Sendable {
     /// only transactions older than every transaction still running are visible to this reader, so
     /// no event can later appear before the returned ones.
     public func readGlobal(after cursor: GlobalCursor, limit: Int = 500) async throws -> [RecordedEvent] {
-        let rows = try await client.query(
-            Self.globalQuery(after: cursor, limit: limit),
-            logger: logger
-        )
-        return try await Self.decode(rows)
+        let bindings = try PostgresBindings(String(cursor.transactionId), cursor.position, limit)
+        return try await Self.decode(try await client.execute(Prepared(ReadGlobal.self, bindings), logger: logger))
     }
 
     public static func readGlobal(after cursor: GlobalCursor, limit: Int, on connection: PostgresConnection, logger: Logger)
@@ -145,16 +142,6 @@ public struct EventStore: Sendable {
     {
         let bindings = try PostgresBindings(String(cursor.transactionId), cursor.position, limit)
         return try await decode(try await connection.execute(Prepared(ReadGlobal.self, bindings), logger: logger))
-    }
-
-    static func globalQuery(after cursor: GlobalCursor, limit: Int) -> PostgresQuery {
-        """
-        SELECT \(unescaped: columns) FROM events
-        WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position
-        LIMIT \(limit)
-        """
     }
 
     /// The columns `decode` expects, in order.

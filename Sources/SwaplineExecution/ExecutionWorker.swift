@@ -6,7 +6,6 @@ import ServiceLifecycle
 import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
-import Synchronization
 
 /// Carries requested exchanges through quote → submit → complete or fail.
 ///
@@ -85,7 +84,7 @@ public struct ExecutionWorker: Service {
     /// the exchanges in progress have finished their step.
     public func run() async throws {
         let doorbell = Doorbell()
-        let busy = BusySlots()
+        let busy = BusyCount()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await doorbell.listen(on: Self.notificationChannel, client: client, logger: logger)
@@ -357,20 +356,5 @@ public struct ExecutionWorker: Service {
 
     private func dequeue(_ id: ExchangeID) async throws {
         try await client.run(Dequeue.self, try PostgresBindings(id), logger: logger)
-    }
-}
-
-/// How many exchanges a running worker is carrying, shared by its claiming loop and its steps.
-final class BusySlots: Sendable {
-    private let slots = Mutex(0)
-    var count: Int { slots.withLock { $0 } }
-
-    /// Adds `delta`; returns the count before.
-    @discardableResult
-    func add(_ delta: Int) -> Int {
-        slots.withLock { count in
-            defer { count += delta }
-            return count
-        }
     }
 }

@@ -4,7 +4,6 @@ import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import SwaplineEventStore
-import Synchronization
 
 /// Sends due deliveries: claims them under a lease (`FOR UPDATE SKIP LOCKED`, so any number of
 /// workers in any number of processes share the queue and none sends what another holds),
@@ -96,7 +95,7 @@ public struct DeliveryWorker: Service {
     /// Runs until graceful shutdown, which stops claiming and lets the sends in flight finish.
     public func run() async throws {
         let doorbell = Doorbell()
-        let inFlight = InFlightCount()
+        let inFlight = BusyCount()
         let client = store.client
         let logger = self.logger
         await withTaskGroup(of: Void.self) { listeners in
@@ -116,7 +115,7 @@ public struct DeliveryWorker: Service {
                             logger.warning("counting pending webhook deliveries failed", metadata: ["error": "\(String(reflecting: error))"])
                         }
                     }
-                    let busy = inFlight.value
+                    let busy = inFlight.count
                     let free = concurrency - busy
                     var wait: Duration = .seconds(1)
                     // Claim in batches: each claim is a round trip, so claiming one slot as each
@@ -149,11 +148,4 @@ public struct DeliveryWorker: Service {
         }
         await sender.shutdown()
     }
-}
-
-/// How many sends are in flight, shared by the claiming loop and the sends.
-final class InFlightCount: Sendable {
-    private let count = Mutex(0)
-    var value: Int { count.withLock { $0 } }
-    func add(_ delta: Int) { count.withLock { $0 += delta } }
 }
