@@ -36,6 +36,8 @@ public struct AccountService: Sendable {
     public let now: @Sendable () -> Date
     /// Active keys kept for a few seconds (nil: every request looks its key up).
     public let keyCache: APIKeyCache?
+    /// Concurrent requests' replay records, inserted together.
+    let seenRequests: RoundTripBatcher<SeenRequest, Bool>
 
     public init(
         client: PostgresClient, secrets: SecretBox, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
@@ -49,6 +51,7 @@ public struct AccountService: Sendable {
         self.market = market
         self.logger = logger
         self.now = now
+        self.seenRequests = RoundTripBatcher { [client, logger] requests in try await Self.record(requests, client: client, logger: logger) }
     }
 
     /// Opens an account and issues its first API key.
@@ -184,6 +187,7 @@ public struct AccountService: Sendable {
 
     /// Records a signed request; false when the same key and signature were already seen inside
     /// the timestamp window, i.e. a replay. Kept in PostgreSQL so every node refuses it.
+    /// Concurrent requests' records go in one statement (`RoundTripBatcher`).
     ///
     /// Committed without waiting for the WAL flush (`synchronous_commit` off for this one
     /// statement's transaction), which spared a disk flush on every read request. Nothing is
@@ -191,19 +195,40 @@ public struct AccountService: Sendable {
     /// this earlier record too; only a read's record can be lost in a crash, and replaying a read
     /// changes nothing.
     public func recordRequest(key: String, signature: String) async throws -> Bool {
-        for try await _ in try await client.execute(Prepared(RecordRequest.self, try PostgresBindings(key, signature)), logger: logger) {
-            return true
+        try await seenRequests.submit(SeenRequest(key: key, signature: signature))
+    }
+
+    struct SeenRequest: Hashable, Comparable, Sendable {
+        var key: String
+        var signature: String
+
+        static func < (left: Self, right: Self) -> Bool { (left.key, left.signature) < (right.key, right.signature) }
+    }
+
+    /// One statement for the batch. A pair twice in one batch is inserted once: its first
+    /// occurrence is the request, the others are replays. Rows go in key order, so two batches
+    /// that share pairs (only replays do) lock them in the same order and cannot deadlock.
+    static func record(_ requests: [SeenRequest], client: PostgresClient, logger: Logger) async throws -> [Bool] {
+        let distinct = Set(requests).sorted()
+        var fresh = Set<SeenRequest>()
+        let rows = try await client.execute(
+            Prepared(RecordRequest.self, try PostgresBindings(distinct.map(\.key), distinct.map(\.signature))), logger: logger)
+        for try await (key, signature) in rows.decode((String, String).self) {
+            fresh.insert(SeenRequest(key: key, signature: signature))
         }
-        return false
+        return requests.map { fresh.remove($0) != nil }
     }
 
     enum RecordRequest: PreparedSQL {
         static let sql = """
             WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-            INSERT INTO seen_requests (api_key, signature) SELECT $1, $2 FROM async_commit
+            INSERT INTO seen_requests (api_key, signature)
+            SELECT request.key, request.signature
+            FROM async_commit, unnest($1::text[], $2::text[]) WITH ORDINALITY AS request(key, signature, position)
+            ORDER BY request.position
             ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now()
                 WHERE seen_requests.seen_at < now() - interval '6 minutes'
-            RETURNING 1
+            RETURNING api_key, signature
             """
     }
 }

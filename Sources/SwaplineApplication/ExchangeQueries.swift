@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SwaplineDomain
+import SwaplineEventStore
 
 /// Filters of exchange/list; every one optional.
 public struct ExchangeFilter: Sendable, Equatable {
@@ -35,10 +36,13 @@ public struct ExchangeQueries: Sendable {
     public let client: PostgresClient
     public let logger: Logger
     public static let maximumPageSize = 500
+    /// Concurrent gets, read in one statement.
+    let lookups: RoundTripBatcher<Lookup, ExchangeView?>
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
+        self.lookups = RoundTripBatcher { [client, logger] lookups in try await Self.find(lookups, client: client, logger: logger) }
     }
 
     static let columns = """
@@ -48,11 +52,30 @@ public struct ExchangeQueries: Sendable {
 
     /// The exchange if it is the account's; another account's is as missing as none.
     public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeView {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.columns) FROM read.exchanges WHERE id = \(id) AND account_id = \(account.rawValue)",
-            logger: logger)
-        guard let view = try await Self.decode(rows).first else { throw SwaplineError.notFound("exchange \(id) not found") }
+        guard let view = try await lookups.submit(Lookup(id: id, account: account)) else {
+            throw SwaplineError.notFound("exchange \(id) not found")
+        }
         return view
+    }
+
+    struct Lookup: Hashable, Sendable {
+        var id: ExchangeID
+        var account: AccountID
+    }
+
+    static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [ExchangeView?] {
+        let rows = try await client.execute(
+            Prepared(FindExchanges.self, try PostgresBindings(lookups.map(\.id), lookups.map(\.account.rawValue))), logger: logger)
+        var found: [Lookup: ExchangeView] = [:]
+        for view in try await decode(rows) { found[Lookup(id: view.id, account: view.account)] = view }
+        return lookups.map { found[$0] }
+    }
+
+    enum FindExchanges: PreparedSQL {
+        static let sql = """
+            SELECT \(columns) FROM read.exchanges
+            JOIN unnest($1::bigint[], $2::text[]) AS wanted(id, account_id) USING (id, account_id)
+            """
     }
 
     /// Newest first (by id, which the create takes from a sequence), keyset-paginated on the id:
@@ -99,7 +122,7 @@ public struct ExchangeQueries: Sendable {
         return id
     }
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [ExchangeView] {
+    static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [ExchangeView] where Rows.Element == PostgresRow {
         var views: [ExchangeView] = []
         for try await row in rows {
             let (id, account, source, destination, direction, sourceAmount, destinationAmount, rate, fee, state, reason, createdAt, updatedAt) =

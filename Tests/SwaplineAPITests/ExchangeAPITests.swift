@@ -219,6 +219,36 @@ struct ExchangeAPITests {
         }
     }
 
+    @Test func concurrentGetsEachAnswerTheirOwnExchange() async throws {
+        try await APIHarness.with { api in
+            let merchant = try await api.merchant()
+            let other = try await api.merchant()
+            var ids: [String] = []
+            for amount in [100, 200, 300] {
+                let created = try await api.call("/api/v1/exchange/create", merchant, payload: "{\(pair), \"amount\": \(amount)}")
+                ids.append(try #require(created.number("id")))
+            }
+            // Concurrent gets share a round trip: each still gets its own exchange, and another
+            // account's exchange stays as missing as none, whoever else is in the batch.
+            let answers = try await withThrowingTaskGroup(of: (String, String, String?).self) { group in
+                for round in 0..<4 {
+                    for id in ids {
+                        let asker = round == 3 ? other : merchant
+                        group.addTask {
+                            let response = try await api.call("/api/v1/exchange/get", asker, payload: #"{"id": \#(id)}"#)
+                            return (id, asker.key, response.errorCode ?? response.number("id"))
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.count == 12)
+            for (id, key, answer) in answers {
+                #expect(answer == (key == merchant.key ? id : "004"), "get \(id) by \(key)")
+            }
+        }
+    }
+
     @Test func getAnswersNotFoundForMissingAndForeignExchanges() async throws {
         try await APIHarness.with { api in
             let merchant = try await api.merchant()
@@ -254,6 +284,23 @@ struct AuthenticationTests {
             // The same signed request again is a replay.
             let replay = try await api.raw("/api/v1/account", body: body, key: merchant.key, sign: sign)
             #expect(replay.errorCode == "106")
+        }
+    }
+
+    @Test func concurrentCopiesOfOneSignedRequestAreAcceptedOnce() async throws {
+        try await APIHarness.with { api in
+            let merchant = try await api.merchant()
+            let body = api.body(merchant)
+            let sign = CalypsoSignature.sign(body: Data(body.utf8), secret: merchant.secret)
+            // Replay records of concurrent requests are inserted together; copies of one
+            // request in the same batch must still count as replays.
+            let codes = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await api.raw("/api/v1/account", body: body, key: merchant.key, sign: sign).errorCode ?? "ok" }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(codes.sorted() == ["106", "106", "106", "106", "106", "106", "106", "ok"], "\(codes)")
         }
     }
 
