@@ -84,11 +84,14 @@ public struct DeliveryStore: Sendable {
     public let client: PostgresClient
     public let secrets: SecretBox
     public let logger: Logger
+    /// Concurrent sends' successes, recorded in one statement.
+    let successes: RoundTripBatcher<Success, Bool>
 
     public init(client: PostgresClient, secrets: SecretBox, logger: Logger) {
         self.client = client
         self.secrets = secrets
         self.logger = logger
+        self.successes = RoundTripBatcher { [client, logger] successes in try await Self.recordSuccesses(successes, client: client, logger: logger) }
     }
 
     // MARK: - Workers
@@ -171,28 +174,11 @@ public struct DeliveryStore: Sendable {
     ) async throws -> DeliveryResult {
         let logger = self.logger
         if outcome.succeeded {
-            // The common case in one statement (one round trip, no explicit transaction): the
-            // delivery marked delivered and its attempt recorded, if the lease is still ours.
-            // Committed without waiting for the WAL flush: a record lost in a crash only means
-            // the webhook is sent again under the same webhook-id, which delivery at least once
-            // already allows; waiting for the flush made every delivery a disk flush.
-            let rows = try await client.query(
-                """
-                WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
-                delivered AS (
-                    UPDATE webhook_deliveries
-                    SET status = 'DELIVERED', attempts = attempts + 1, delivered_at = now(), lease_token = NULL, lease_until = NULL,
-                        last_error = NULL, updated_at = now()
-                    WHERE delivery_id = \(delivery.deliveryId) AND lease_token = \(delivery.leaseToken)
-                    RETURNING attempts)
-                INSERT INTO webhook_attempts (delivery_id, attempt, subscription_id, at, http_status, latency_ms, error, response_excerpt)
-                SELECT \(delivery.deliveryId), attempts, \(delivery.subscriptionId), now(), \(outcome.httpStatus),
-                       \(outcome.latencyMilliseconds), NULL, \(outcome.responseExcerpt.map(Self.storable))
-                FROM delivered, async_commit
-                RETURNING attempt
-                """, logger: logger)
-            for try await _ in rows { return .delivered }
-            return .leaseLost
+            let success = Success(
+                deliveryId: delivery.deliveryId, leaseToken: delivery.leaseToken, subscriptionId: delivery.subscriptionId,
+                httpStatus: outcome.httpStatus ?? 200, latencyMilliseconds: outcome.latencyMilliseconds,
+                responseExcerpt: outcome.responseExcerpt.map(Self.storable))
+            return try await successes.submit(success) ? .delivered : .leaseLost
         }
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
@@ -242,6 +228,56 @@ public struct DeliveryStore: Sendable {
             }
             return delay.map { .retrying(after: $0) } ?? .dead
         }
+    }
+
+    struct Success: Sendable {
+        var deliveryId: Int64
+        var leaseToken: UUID
+        var subscriptionId: UUID
+        var httpStatus: Int
+        var latencyMilliseconds: Int
+        var responseExcerpt: String?
+    }
+
+    /// The common case, for every send that succeeded meanwhile, in one statement (one round
+    /// trip, no explicit transaction): each delivery marked delivered and its attempt recorded,
+    /// if the lease is still ours; true for those. One statement per success was the delivery
+    /// worker's limit (docs/PERFORMANCE.md).
+    ///
+    /// Committed without waiting for the WAL flush: a record lost in a crash only means the
+    /// webhook is sent again under the same webhook-id, which delivery at least once already
+    /// allows; waiting for the flush made every delivery a disk flush.
+    static func recordSuccesses(_ successes: [Success], client: PostgresClient, logger: Logger) async throws -> [Bool] {
+        let ordered = successes.sorted { $0.deliveryId < $1.deliveryId }
+        let bindings = try PostgresBindings(
+            ordered.map(\.deliveryId), ordered.map(\.leaseToken), ordered.map(\.subscriptionId), ordered.map(\.httpStatus),
+            ordered.map(\.latencyMilliseconds), ordered.map { $0.responseExcerpt ?? "" }, ordered.map { $0.responseExcerpt != nil })
+        var recorded = Set<Int64>()
+        for try await deliveryId in try await client.execute(Prepared(RecordSuccesses.self, bindings), logger: logger).decode(Int64.self) {
+            recorded.insert(deliveryId)
+        }
+        return successes.map { recorded.contains($0.deliveryId) }
+    }
+
+    enum RecordSuccesses: PreparedSQL {
+        static let sql = """
+            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+            outcome AS (
+                SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::text[], $7::bool[])
+                    AS o(delivery_id, lease_token, subscription_id, http_status, latency_ms, excerpt, has_excerpt)),
+            delivered AS (
+                UPDATE webhook_deliveries d
+                SET status = 'DELIVERED', attempts = d.attempts + 1, delivered_at = now(), lease_token = NULL, lease_until = NULL,
+                    last_error = NULL, updated_at = now()
+                FROM outcome o
+                WHERE d.delivery_id = o.delivery_id AND d.lease_token = o.lease_token
+                RETURNING d.delivery_id, d.attempts)
+            INSERT INTO webhook_attempts (delivery_id, attempt, subscription_id, at, http_status, latency_ms, error, response_excerpt)
+            SELECT o.delivery_id, delivered.attempts, o.subscription_id, now(), o.http_status, o.latency_ms, NULL,
+                   CASE WHEN o.has_excerpt THEN o.excerpt END
+            FROM delivered JOIN outcome o USING (delivery_id), async_commit
+            RETURNING delivery_id
+            """
     }
 
     /// PostgreSQL text holds no NUL; a receiver's bytes might.
