@@ -80,6 +80,7 @@ public struct AccountService: Sendable {
                 [StreamAppend(streamId: Streams.account(account), expectedVersion: .noStream, events: try events.map { try Streams.newEvent($0, metadata: metadata) })],
                 on: connection)
         }
+        store.announceAppended()
         return IssuedCredentials(account: account, key: key, secret: secret)
     }
 

@@ -187,6 +187,8 @@ public struct ExchangeService: Sendable {
                 default: throw error
                 }
             }
+            store.announceAppended()
+            store.announcer.announce(Self.executionChannel)
             // Committed: a failure to remember only costs the next create a read.
             try? await aggregates.appended(newAccountEvents, toAccount: account, after: loaded)
             try? await aggregates.appended(newExchangeEvents, toExchange: exchangeId, after: Loaded(state: nil, version: 0))
@@ -289,13 +291,14 @@ public struct ExchangeService: Sendable {
         static let sql = "SELECT nextval('exchange_ids')"
     }
 
-    /// Queued, and the workers woken at commit, in one round trip.
+    /// Queued in the create's transaction; the execution workers are woken after its commit
+    /// (`CommitAnnouncer`), on the channel they listen to.
     enum QueueForExecution: PreparedSQL {
-        static let sql = """
-            WITH queued AS (INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now()) RETURNING exchange_id)
-            SELECT pg_notify('swapline_execution', '') FROM queued
-            """
+        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now())"
     }
+
+    /// The channel `ExecutionWorker` listens to.
+    public static let executionChannel = "swapline_execution"
 
     // MARK: get
 

@@ -134,6 +134,7 @@ extension Workloads {
             submitted_at = now(), updated_at = now(), stream_version = 3
         WHERE id = :exchange AND stream_version < 3;
         COMMIT;
+        SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events']) AS channel;
         \(venueStatus)
         INSERT INTO venue_orders (client_order_id, source_currency, destination_currency, source_amount, destination_amount,
                                   status, fill_due_at, filled_at)
@@ -153,6 +154,7 @@ extension Workloads {
         \(balanceUpsert(currency: "BTC", available: "0.00010385", held: "0"))
         DELETE FROM execution_queue WHERE exchange_id = :exchange;
         COMMIT;
+        SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events']) AS channel;
 
         """
 

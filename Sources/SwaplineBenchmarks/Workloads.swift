@@ -49,8 +49,9 @@ public struct Workloads: Sendable {
 
     // MARK: - Event-store append
 
-    /// The statement `EventStore.append` sends for two new streams of one event each, so
-    /// pgbench runs exactly the SQL the store runs (through the same hash-chain trigger).
+    /// The statements `EventStore.append` sends for two new streams of one event each, so
+    /// pgbench runs exactly the SQL the store runs (through the same hash-chain trigger), and
+    /// the announcement after the commit (which the store shares between concurrent appends).
     static let appendScript = """
         BEGIN;
         INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
@@ -63,6 +64,7 @@ public struct Workloads: Sendable {
         RETURNING global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
                   data::text, metadata::text, recorded_at, prev_hash, hash;
         COMMIT;
+        SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events']) AS channel;
 
         """
 
@@ -443,7 +445,9 @@ extension Workloads {
     /// The statements one signed create sends, as PostgreSQL's log showed them
     /// (`log_statement = all`) once its caches are warm: the replay guard (committed without
     /// waiting for the flush, as the server does), the exchange id, then one transaction with
-    /// both streams' events, the inline read models, the execution queue and its NOTIFY. The
+    /// both streams' events, the inline read models and the execution queue, and after the commit
+    /// the announcement to the runners and the execution worker (which the server shares
+    /// between concurrent creates, as it does the replay guard's records). The
     /// key look-up and the account stream's tail are not sent: the key cache answers the one,
     /// and the server decides on the account as it last saw it (the append's expected version
     /// checks that) instead of reading the other. Each pgbench client plays one account. (No `:word`
@@ -477,9 +481,9 @@ extension Workloads {
         ON CONFLICT (account_id, currency) DO UPDATE SET
             available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
             updated_at = GREATEST(read.balances.updated_at, EXCLUDED.updated_at);
-        WITH queued AS (INSERT INTO execution_queue (exchange_id, due_at) VALUES (:exchange, now()) RETURNING exchange_id)
-        SELECT pg_notify('swapline_execution', '') FROM queued;
+        INSERT INTO execution_queue (exchange_id, due_at) VALUES (:exchange, now());
         COMMIT;
+        SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events', 'swapline_execution']) AS channel;
 
         """
 }

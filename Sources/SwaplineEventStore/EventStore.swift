@@ -12,31 +12,43 @@ public struct EventStore: Sendable {
     /// Read models updated in the same transaction as every append, so their readers see a
     /// write as soon as it commits.
     public let inlineProjections: [any InlineProjection]
+    /// Wakes the projection runners after an append commits.
+    public let announcer: CommitAnnouncer
 
-    /// The NOTIFY channel every append signals at commit.
+    /// The NOTIFY channel signalled after every append's commit (`announceAppended`).
     public static let notificationChannel = "swapline_events"
 
     public init(client: PostgresClient, logger: Logger, inlineProjections: [any InlineProjection] = []) {
         self.client = client
         self.logger = logger
         self.inlineProjections = inlineProjections
+        self.announcer = CommitAnnouncer(client: client, logger: logger)
     }
 
     /// Appends to several streams atomically, each with its own expected version.
     @discardableResult
     public func append(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
+        let appended: [AppendedEvent]
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            appended = try await client.withTransaction(logger: logger) { connection in
                 try await append(appends, on: connection)
             }
         } catch let error as PostgresTransactionError {
             throw Self.translate(error.closureError ?? error.commitError ?? error)
         }
+        announceAppended()
+        return appended
+    }
+
+    /// Wakes the runners following the global order, in every process; call it after
+    /// committing a transaction that appended with `append(_:on:)`.
+    public func announceAppended() {
+        announcer.announce(Self.notificationChannel)
     }
 
     /// Appends inside a transaction the caller already holds, so other writes (a quote marked
     /// used, an idempotency key) commit or roll back together with the events and the inline
-    /// read models.
+    /// read models. The caller announces the append after its commit (`announceAppended`).
     public func append(_ appends: [StreamAppend], on connection: PostgresConnection) async throws -> [AppendedEvent] {
         let recorded = try await Self.insert(appends, on: connection, logger: logger)
         for projection in inlineProjections {

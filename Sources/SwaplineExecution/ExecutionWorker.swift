@@ -38,7 +38,7 @@ public struct ExecutionWorker: Service {
     let outcomeCounters: [ExchangeStatus: Counter]
     let executionTimers: [ExchangeStatus: Metrics.Timer]
 
-    public static let notificationChannel = "swapline_execution"
+    public static let notificationChannel = ExchangeService.executionChannel
 
     public init(
         client: PostgresClient,
@@ -324,6 +324,7 @@ public struct ExecutionWorker: Service {
                     _ = try await store.append(appends, on: connection)
                     try await connection.run(Dequeue.self, try PostgresBindings(state.id), logger: logger)
                 }
+                store.announceAppended()
                 try? await aggregates.appended(exchangeEvents, toExchange: state.id, after: Loaded(state: state, version: version))
                 try? await aggregates.appended(accountEvents, toAccount: state.request.account, after: account)
                 return true
