@@ -37,6 +37,8 @@ public struct ExchangeService: Sendable {
     public let store: EventStore
     /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
     public let aggregates: AggregateLoader
+    /// Concurrent creates' exchange ids, drawn from the sequence in one statement.
+    let exchangeIds: RoundTripBatcher<Void, ExchangeID>
     /// The market as configured; `market` is it with the pair kill switch applied.
     public let configuredMarket: Market
     /// The pairs switched off at run time (nil: only the configured market counts).
@@ -58,6 +60,12 @@ public struct ExchangeService: Sendable {
         self.client = client
         self.store = EventStore.withReadModels(client: client, logger: logger)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
+        self.exchangeIds = RoundTripBatcher { [client, logger] requests in
+            var ids: [ExchangeID] = []
+            let rows = try await client.execute(Prepared(NextExchangeIds.self, try PostgresBindings(requests.count)), logger: logger)
+            for try await id in rows.decode(Int64.self) { ids.append(id) }
+            return ids
+        }
         self.configuredMarket = market
         self.logger = logger
         self.now = now
@@ -281,14 +289,11 @@ public struct ExchangeService: Sendable {
     }
 
     private func nextExchangeId() async throws -> ExchangeID {
-        for try await row in try await client.execute(Prepared(NextExchangeId.self, PostgresBindings()), logger: logger) {
-            return try row.decode(Int64.self)
-        }
-        throw SwaplineError(.internalError, "no exchange id")
+        try await exchangeIds.submit(())
     }
 
-    enum NextExchangeId: PreparedSQL {
-        static let sql = "SELECT nextval('exchange_ids')"
+    enum NextExchangeIds: PreparedSQL {
+        static let sql = "SELECT nextval('exchange_ids') FROM generate_series(1, $1)"
     }
 
     /// Queued in the create's transaction; the execution workers are woken after its commit
