@@ -56,7 +56,10 @@ public final class CommitAnnouncer: Sendable {
             do {
                 try await client.run(Announce.self, try PostgresBindings(channels), logger: logger)
             } catch {
-                logger.warning("notifying listeners failed", metadata: ["channels": "\(channels)", "error": "\(String(reflecting: error))"])
+                // Debug, not warning: the usual cause is a write that committed just before
+                // the process closed its pool, and a lost announcement costs a listener at most
+                // its once-a-second poll.
+                logger.debug("notifying listeners failed", metadata: ["channels": "\(channels)", "error": "\(String(reflecting: error))"])
             }
         }
     }
