@@ -41,9 +41,6 @@ public final class CommitAnnouncer: Sendable {
         if startsSending { Task { await self.send() } }
     }
 
-    /// Whether an announcement is pending or being sent (for tests).
-    public var isIdle: Bool { state.withLock { !$0.sending } }
-
     private func send() async {
         while true {
             let channels = state.withLock { state -> [String] in

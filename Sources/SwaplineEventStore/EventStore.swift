@@ -115,15 +115,22 @@ public struct EventStore: Sendable {
             """
     }
 
-    /// The global read (`readGlobal`'s xid8 rule), prepared: every projection runner's batch starts with it.
+    /// The global read (`readGlobal`'s xid8 rule), prepared.
     enum ReadGlobal: PreparedSQL {
-        static let sql = """
-            SELECT \(EventStore.columns) FROM events
-            WHERE (transaction_id, global_position) > ($1::xid8, $2)
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT $3
-            """
+        static let sql = EventStore.globalOrderSQL(after: "($1::xid8, $2)", limit: "$3")
+    }
+
+    /// The events after `cursor` (an SQL row of transaction id and position) in the global
+    /// order, by the xid8 rule of `readGlobal`: the one text of that rule, for every reader's
+    /// statement.
+    public static func globalOrderSQL(after cursor: String, limit: String) -> String {
+        """
+        SELECT \(columns) FROM events
+        WHERE (transaction_id, global_position) > \(cursor)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY events.transaction_id, events.global_position
+        LIMIT \(limit)
+        """
     }
 
     enum ReadStream: PreparedSQL {

@@ -74,15 +74,12 @@ public struct ProjectionRunner: Service {
     /// by the xid8 rule of `EventStore.readGlobal`. The checkpoint's fields are init plans, so
     /// the events are still a range scan of the global-order index.
     enum ReadAfterCheckpoint: PreparedSQL {
-        static let sql = """
-            SELECT \(EventStore.columns) FROM events
-            WHERE (transaction_id, global_position) > (
-                    COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
-                    COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
-              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY events.transaction_id, events.global_position
-            LIMIT $2
-            """
+        static let sql = EventStore.globalOrderSQL(
+            after: """
+                (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+                 COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
+                """,
+            limit: "$2")
     }
 
     enum TryLock: PreparedSQL {
