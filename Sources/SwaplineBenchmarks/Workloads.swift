@@ -307,7 +307,7 @@ extension Workloads {
 
     /// Runs the dispatcher and one delivery worker while `body` runs, then stops them gracefully.
     func runNotifier(ssrfGuard: SSRFGuard, concurrency: Int, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        let sender = WebhookSender(ssrfGuard: ssrfGuard, connectTimeoutSeconds: 5, timeoutSeconds: 15, logger: logger)
+        let sender = WebhookSender(ssrfGuard: ssrfGuard, connectTimeoutSeconds: 5, timeoutSeconds: 15, connectionsPerHost: concurrency, logger: logger)
         let worker = DeliveryWorker(
             store: DeliveryStore(client: client, secrets: secrets, logger: logger), sender: sender, concurrency: concurrency, logger: logger)
         let dispatcher = ProjectionRunner(projection: WebhookDispatcher(market: market), client: client, logger: logger)

@@ -106,7 +106,7 @@ struct ServeCommand: AsyncParsableCommand {
                     store: DeliveryStore(client: client, secrets: settings.masterKey, logger: logger),
                     sender: WebhookSender(
                         ssrfGuard: ssrfGuard, connectTimeoutSeconds: webhooks.connectTimeoutSeconds, timeoutSeconds: webhooks.timeoutSeconds,
-                        logger: logger),
+                        connectionsPerHost: webhooks.concurrency, logger: logger),
                     policy: webhooks.retryDelays.map { RetryPolicy(delays: $0) } ?? .calypso,
                     concurrency: webhooks.concurrency, timeoutSeconds: webhooks.timeoutSeconds, blockErrors: webhooks.blockErrors,
                     blockWindowSeconds: webhooks.blockWindowSeconds, logger: logger))

@@ -21,18 +21,24 @@ public final class WebhookSender: Sendable {
     /// The largest part of a response body that is read (and the first KiB kept).
     static let excerptBytes = 1024
 
-    public init(ssrfGuard: SSRFGuard, connectTimeoutSeconds: Double, timeoutSeconds: Double, logger: Logger) {
+    /// `connectionsPerHost` should be the worker's concurrency: AsyncHTTPClient's default of 8
+    /// queued a 16-slot worker's sends to one endpoint behind each other (benchmark: 6.3 ms a
+    /// send, 8 at a time).
+    public init(ssrfGuard: SSRFGuard, connectTimeoutSeconds: Double, timeoutSeconds: Double, connectionsPerHost: Int = 16, logger: Logger) {
         self.ssrfGuard = ssrfGuard
         self.connectTimeout = .milliseconds(Int64(connectTimeoutSeconds * 1000))
         self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
         self.logger = logger
-        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: Self.configuration(connect: connectTimeout, timeout: timeout, dnsOverride: [:]))
-        self.pinnedClients = PinnedClients(connect: connectTimeout, timeout: timeout)
+        self.httpClient = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: Self.configuration(connect: connectTimeout, timeout: timeout, connectionsPerHost: connectionsPerHost, dnsOverride: [:]))
+        self.pinnedClients = PinnedClients(connect: connectTimeout, timeout: timeout, connectionsPerHost: connectionsPerHost)
     }
 
-    static func configuration(connect: TimeAmount, timeout: TimeAmount, dnsOverride: [String: String]) -> HTTPClient.Configuration {
+    static func configuration(connect: TimeAmount, timeout: TimeAmount, connectionsPerHost: Int, dnsOverride: [String: String]) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow, timeout: .init(connect: connect, read: timeout), decompression: .disabled)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         configuration.dnsOverride = dnsOverride
         configuration.httpVersion = .http1Only
         return configuration
@@ -115,13 +121,15 @@ public final class WebhookSender: Sendable {
 actor PinnedClients {
     let connect: TimeAmount
     let timeout: TimeAmount
+    let connectionsPerHost: Int
     private var clients: [String: HTTPClient] = [:]
     private var order: [String] = []
     static let maximum = 64
 
-    init(connect: TimeAmount, timeout: TimeAmount) {
+    init(connect: TimeAmount, timeout: TimeAmount, connectionsPerHost: Int) {
         self.connect = connect
         self.timeout = timeout
+        self.connectionsPerHost = connectionsPerHost
     }
 
     func client(host: String, address: String) -> HTTPClient {
@@ -129,7 +137,8 @@ actor PinnedClients {
         if let client = clients[key] { return client }
         let client = HTTPClient(
             eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: WebhookSender.configuration(connect: connect, timeout: timeout, dnsOverride: [host: address]))
+            configuration: WebhookSender.configuration(
+                connect: connect, timeout: timeout, connectionsPerHost: connectionsPerHost, dnsOverride: [host: address]))
         clients[key] = client
         order.append(key)
         if order.count > Self.maximum {

@@ -301,6 +301,33 @@ struct DeliveryTests {
         }
     }
 
+    /// Sends are what count against the concurrency; the worker claims ahead of them, so a freed
+    /// slot never waits for a claim, and everything it holds is sent once slots free.
+    @Test func aWorkerSendsAtMostItsConcurrencyAtOnceAndClaimsAhead() async throws {
+        try await NotifierHarness.with { notifier in
+            try await WebhookReceiver.with(reply: { _, _ in .init(hold: true) }) { receiver, url in
+                let merchant = try await notifier.merchant()
+                _ = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
+                for _ in 0..<5 { _ = try await notifier.exchange(merchant) }
+                try await notifier.settle()
+                try await notifier.running(notifier.worker(concurrency: 2)) {
+                    _ = try await eventually("two sends held by the endpoint") { receiver.received.count == 2 ? true : nil }
+                    _ = try await eventually("all five claimed ahead") {
+                        let rows = try await notifier.database.owner.query(
+                            "SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING' AND lease_token IS NOT NULL")
+                        for try await count in rows.decode(Int64.self) where count == 5 { return true }
+                        return nil
+                    }
+                    #expect(receiver.received.count == 2, "the other three wait for a slot")
+                    receiver.release()
+                    _ = try await eventually("all five delivered") { try await notifier.deliveryCount(status: "DELIVERED") == 5 ? true : nil }
+                }
+                #expect(Set(receiver.received.map(\.webhookId)).count == 5)
+                #expect(receiver.received.count == 5)
+            }
+        }
+    }
+
     @Test func aNameThatRebindsToAPrivateAddressIsRefusedAtDeliveryBeforeAnyConnection() async throws {
         // Loopback is not allow-listed here, so the guard must refuse it.
         try await NotifierHarness.with(allowedNetworks: []) { notifier in
