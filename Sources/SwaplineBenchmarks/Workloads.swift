@@ -52,8 +52,10 @@ public struct Workloads: Sendable {
     /// The statements `EventStore.append` sends for two new streams of one event each, so
     /// pgbench runs exactly the SQL the store runs (through the same hash-chain trigger), and
     /// the announcement after the commit (which the store shares between concurrent appends).
+    /// A store without inline read models sends the INSERT alone, atomic by itself, so the
+    /// script has no BEGIN and COMMIT either; pgbench commits each of its appends on its own,
+    /// where the store commits concurrent appends together.
     static let appendScript = """
-        BEGIN;
         INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
         SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
         FROM unnest(ARRAY['bench-' || gen_random_uuid(), 'bench-' || gen_random_uuid()]::text[], ARRAY[1, 1]::bigint[],
@@ -63,7 +65,6 @@ public struct Workloads: Sendable {
         ORDER BY n
         RETURNING global_position, transaction_id::text, stream_id, stream_version, event_id, event_type, schema_version,
                   data::text, metadata::text, recorded_at, prev_hash, hash;
-        COMMIT;
         SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events']) AS channel;
 
         """

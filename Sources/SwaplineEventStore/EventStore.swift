@@ -18,26 +18,116 @@ public struct EventStore: Sendable {
     /// The NOTIFY channel signalled after every append's commit (`announceAppended`).
     public static let notificationChannel = "swapline_events"
 
+    /// Concurrent `append(_:)` calls, committed together (group commit).
+    let appender: RoundTripBatcher<[StreamAppend], Result<[AppendedEvent], any Error>>
+
     public init(client: PostgresClient, logger: Logger, inlineProjections: [any InlineProjection] = []) {
         self.client = client
         self.logger = logger
         self.inlineProjections = inlineProjections
         self.announcer = CommitAnnouncer(client: client, logger: logger)
+        self.appender = RoundTripBatcher { [client, logger, inlineProjections] batch in
+            await Self.appendTogether(batch, client: client, inlineProjections: inlineProjections, logger: logger)
+        }
     }
 
     /// Appends to several streams atomically, each with its own expected version.
+    ///
+    /// Calls made while others are committing are committed together (group commit): one
+    /// transaction, one INSERT and one WAL flush for all of them (see `appendTogether`). Each
+    /// call is still all or nothing, and fails only for its own reasons.
     @discardableResult
     public func append(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
-        let appended: [AppendedEvent]
-        do {
-            appended = try await client.withTransaction(logger: logger) { connection in
-                try await append(appends, on: connection)
-            }
-        } catch let error as PostgresTransactionError {
-            throw Self.translate(error.closureError ?? error.commitError ?? error)
-        }
+        let appended = try await appender.submit(appends).get()
         announceAppended()
         return appended
+    }
+
+    /// Commits a batch of concurrent `append(_:)` calls, each call's result in its place.
+    ///
+    /// The calls whose streams no earlier call of the batch touches go in one transaction. If
+    /// the server refuses it (a version conflict, a deadlock, an inline read model's check),
+    /// nothing of it is stored, and each of those calls is tried again alone, so only the call
+    /// at fault fails. An outcome that is unknown (the connection lost during the commit) is not
+    /// tried again: a retry could append twice. Calls that share a stream with an earlier one
+    /// are appended alone after the rest, in order.
+    ///
+    /// Without inline read models the append is its one INSERT, atomic on its own: no BEGIN and
+    /// COMMIT round trips (a lone writer's append went 3 round trips -> 1).
+    static func appendTogether(
+        _ batch: [[StreamAppend]], client: PostgresClient, inlineProjections: [any InlineProjection], logger: Logger
+    ) async -> [Result<[AppendedEvent], any Error>] {
+        /// Stores one transaction's appends; a `NothingStored` error means it is known to have
+        /// rolled back, any other that the outcome is unknown.
+        func store(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
+            let recorded: [RecordedEvent]
+            if inlineProjections.isEmpty {
+                do {
+                    recorded = try await client.withConnection { connection in try await insert(appends, on: connection, logger: logger) }
+                } catch let error as EventStoreError {
+                    throw NothingStored(error: error)
+                } catch let error as PSQLError where error.code == .server {
+                    throw NothingStored(error: translate(error))
+                }
+            } else {
+                do {
+                    recorded = try await client.withTransaction(logger: logger) { connection in
+                        let recorded = try await insert(appends, on: connection, logger: logger)
+                        for projection in inlineProjections {
+                            try await projection.apply(recorded, on: connection, logger: logger)
+                        }
+                        return recorded
+                    }
+                } catch let error as PostgresTransactionError {
+                    // Only a failed COMMIT leaves the outcome unknown; anything earlier rolled back.
+                    if let commitError = error.commitError { throw translate(commitError) }
+                    throw NothingStored(error: translate(error.closureError ?? error.beginError ?? error))
+                }
+            }
+            return recorded.map { AppendedEvent(streamId: $0.streamId, streamVersion: $0.streamVersion, globalPosition: $0.globalPosition) }
+        }
+        var results = [Result<[AppendedEvent], any Error>?](repeating: nil, count: batch.count)
+        var together: [Int] = []
+        var alone: [Int] = []
+        var streams = Set<String>()
+        for (index, appends) in batch.enumerated() {
+            let own = Set(appends.map(\.streamId))
+            if own.count == appends.count && own.isDisjoint(with: streams) {
+                together.append(index)
+                streams.formUnion(own)
+            } else {
+                alone.append(index)
+            }
+        }
+        if together.count > 1 {
+            do {
+                var appended = try await store(together.flatMap { batch[$0] })[...]
+                for index in together {
+                    let count = batch[index].reduce(0) { $0 + $1.events.count }
+                    results[index] = .success(Array(appended.prefix(count)))
+                    appended = appended.dropFirst(count)
+                }
+                together = []
+            } catch is NothingStored {
+                // Each call is tried alone below.
+            } catch {
+                for index in together { results[index] = .failure(error) }
+                together = []
+            }
+        }
+        for index in (together + alone).sorted() {
+            do {
+                results[index] = .success(try await store(batch[index]))
+            } catch {
+                results[index] = .failure((error as? NothingStored)?.error ?? error)
+            }
+        }
+        return results.map { $0 ?? .failure(BatchResultMismatch(items: batch.count, outputs: 0)) }
+    }
+
+    /// An append the server refused: it rolled back, nothing of it is stored.
+    struct NothingStored: Error {
+        var error: any Error
     }
 
     /// Wakes the runners following the global order, in every process; call it after

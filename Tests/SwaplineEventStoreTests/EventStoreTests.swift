@@ -32,6 +32,91 @@ struct EventStoreTests {
         }
     }
 
+    /// Concurrent appends commit together; one that fails fails alone: the others of its batch
+    /// are stored, its own streams untouched.
+    @Test func concurrentAppendsCommitTogetherAndAConflictFailsOnlyItsOwnCall() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger)
+            func twoStreams(_ prefix: String, _ n: Int) -> [StreamAppend] {
+                [
+                    StreamAppend(streamId: "\(prefix)a-\(n)", expectedVersion: .noStream, events: [event("A", n)]),
+                    StreamAppend(streamId: "\(prefix)b-\(n)", expectedVersion: .noStream, events: [event("B", n), event("C", n)]),
+                ]
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<30 {
+                    group.addTask {
+                        let appended = try await store.append(twoStreams("together-", n))
+                        #expect(appended.map(\.streamId) == ["together-a-\(n)", "together-b-\(n)", "together-b-\(n)"])
+                        #expect(appended.map(\.streamVersion) == [1, 1, 2])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let commits = try await database.app.query(
+                "SELECT count(*)::int, count(DISTINCT transaction_id)::int FROM events WHERE stream_id LIKE 'together-%'"
+            ).decode((Int, Int).self).first { _ in true }
+            let (stored, transactions) = try #require(commits)
+            #expect(stored == 30 * 3)
+            #expect(transactions < 30, "some calls shared a commit")
+            for n in [0, 17, 29] {
+                #expect(try await store.readStream("together-b-\(n)").map(\.eventType) == ["B", "C"])
+            }
+
+            // Every tenth call expects a version "taken" does not have.
+            try await store.append([StreamAppend(streamId: "taken", expectedVersion: .noStream, events: [event()])])
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for n in 0..<40 {
+                    group.addTask {
+                        if n % 10 == 5 {
+                            do {
+                                try await store.append([
+                                    StreamAppend(streamId: "lost-\(n)", expectedVersion: .noStream, events: [self.event("A", n)]),
+                                    StreamAppend(streamId: "taken", expectedVersion: .exact(7), events: [self.event("B", n)]),
+                                ])
+                                return (n, false)
+                            } catch {
+                                return (n, error as? EventStoreError == .wrongExpectedVersion(streamId: "taken", expected: .exact(7)))
+                            }
+                        }
+                        return (n, (try? await store.append(twoStreams("mixed-", n)))?.count == 3)
+                    }
+                }
+                var outcomes: [Int: Bool] = [:]
+                for await (n, asExpected) in group { outcomes[n] = asExpected }
+                return outcomes
+            }
+            #expect(outcomes.count == 40 && outcomes.values.allSatisfy { $0 }, "\(outcomes.filter { !$0.value }.keys.sorted())")
+            let counts = try await database.app.query(
+                """
+                SELECT count(*) FILTER (WHERE stream_id LIKE 'mixed-%')::int, count(*) FILTER (WHERE stream_id LIKE 'lost-%')::int,
+                       count(*) FILTER (WHERE stream_id = 'taken')::int
+                FROM events
+                """
+            ).decode((Int, Int, Int).self).first { _ in true }
+            let (mixed, lost, taken) = try #require(counts)
+            #expect(mixed == 36 * 3)
+            #expect(lost == 0)
+            #expect(taken == 1)
+        }
+    }
+
+    /// Calls on one stream in the same batch are not combined; with `.any` each takes the next version.
+    @Test func concurrentAppendsToOneStreamEachTakeTheNextVersion() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger)
+            // (Two concurrent first appends to one new stream collide on its head: a conflict, as before.)
+            try await store.append([StreamAppend(streamId: "shared", expectedVersion: .noStream, events: [event("A", 0)])])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 1..<20 {
+                    group.addTask { try await store.append([StreamAppend(streamId: "shared", expectedVersion: .any, events: [self.event("A", n)])]) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await store.readStream("shared").map(\.streamVersion) == Array(1...20))
+        }
+    }
+
     @Test func refusesAWrongExpectedVersion() async throws {
         try await TestDatabase.with { database in
             let store = EventStore(client: database.app, logger: database.logger)
