@@ -58,7 +58,7 @@ public struct ExchangeService: Sendable {
         self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
-        self.store = EventStore.withReadModels(client: client, logger: logger)
+        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()])
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.exchangeIds = RoundTripBatcher { [client, logger] requests in
             var ids: [ExchangeID] = []
@@ -149,53 +149,27 @@ public struct ExchangeService: Sendable {
                 StreamAppend(streamId: Streams.exchange(exchangeId), expectedVersion: .noStream, events: newExchangeEvents),
                 StreamAppend(streamId: Streams.account(account), expectedVersion: loaded.expectedVersion, events: newAccountEvents),
             ]
-            let logger = self.logger
             do {
-                try await client.withTransaction(logger: logger) { connection in
-                    if let quoteId {
-                        let used = try await connection.query(
-                            """
-                            UPDATE quotes SET used_at = now(), exchange_id = \(exchangeId)
-                            WHERE quote_id = \(quoteId) AND used_at IS NULL AND expires_at > now() RETURNING 1
-                            """, logger: logger)
-                        var claimed = false
-                        for try await _ in used.decode(Int.self) { claimed = true }
-                        guard claimed else { throw SwaplineError(.quoteUnusable, "quote \(quoteId) has expired or was already used") }
-                    }
-                    if let key = request.idempotencyKey {
-                        let inserted = try await connection.query(
-                            """
-                            INSERT INTO idempotency_keys (account_id, idempotency_key, request_hash, exchange_id)
-                            VALUES (\(account.rawValue), \(key), \(Data(requestHash)), \(exchangeId))
-                            ON CONFLICT (account_id, idempotency_key) DO UPDATE
-                                SET request_hash = EXCLUDED.request_hash, exchange_id = EXCLUDED.exchange_id, created_at = now()
-                                WHERE idempotency_keys.created_at < now() - interval '24 hours'
-                            RETURNING 1
-                            """, logger: logger)
-                        var claimed = false
-                        for try await _ in inserted.decode(Int.self) { claimed = true }
-                        guard claimed else { throw IdempotencyRace() }
-                    }
-                    _ = try await store.append(appends, on: connection)
-                    try await connection.run(QueueForExecution.self, try PostgresBindings(exchangeId), logger: logger)
+                if quoteId == nil && request.idempotencyKey == nil {
+                    // Nothing to write beside the events and what the inline models derive
+                    // from them (the queue entry too): concurrent creates commit together.
+                    try await store.append(appends)
+                } else {
+                    try await appendClaiming(quoteId: quoteId, idempotencyKey: request.idempotencyKey, account: account,
+                        requestHash: requestHash, exchangeId: exchangeId, appends: appends)
+                    store.announceAppended()
                 }
-            } catch let error as PostgresTransactionError {
-                switch error.closureError {
-                case let failure as SwaplineError: throw failure
-                case is IdempotencyRace:
-                    // Another request with the same key committed first: answer as its retry.
-                    if let key = request.idempotencyKey,
-                        let existing = try await idempotentExchange(account: account, key: key, requestHash: requestHash)
-                    {
-                        return existing
-                    }
-                    continue
-                case is EventStoreError:
-                    continue
-                default: throw error
+            } catch is EventStoreError {
+                continue
+            } catch is IdempotencyRace {
+                // Another request with the same key committed first: answer as its retry.
+                if let key = request.idempotencyKey,
+                    let existing = try await idempotentExchange(account: account, key: key, requestHash: requestHash)
+                {
+                    return existing
                 }
+                continue
             }
-            store.announceAppended()
             store.announcer.announce(Self.executionChannel)
             // Committed: a failure to remember only costs the next create a read.
             try? await aggregates.appended(newAccountEvents, toAccount: account, after: loaded)
@@ -207,6 +181,51 @@ public struct ExchangeService: Sendable {
     }
 
     struct IdempotencyRace: Error {}
+
+    /// Appends in one transaction with claiming the quote and the idempotency key, so all of it
+    /// commits or none. Throws the closure's own error (a `SwaplineError`, `IdempotencyRace` or
+    /// `EventStoreError`) as itself.
+    private func appendClaiming(
+        quoteId: UUID?, idempotencyKey: String?, account: AccountID, requestHash: [UInt8], exchangeId: ExchangeID, appends: [StreamAppend]
+    ) async throws {
+        let logger = self.logger
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                if let quoteId {
+                    let used = try await connection.query(
+                        """
+                        UPDATE quotes SET used_at = now(), exchange_id = \(exchangeId)
+                        WHERE quote_id = \(quoteId) AND used_at IS NULL AND expires_at > now() RETURNING 1
+                        """, logger: logger)
+                    var claimed = false
+                    for try await _ in used.decode(Int.self) { claimed = true }
+                    guard claimed else { throw SwaplineError(.quoteUnusable, "quote \(quoteId) has expired or was already used") }
+                }
+                if let key = idempotencyKey {
+                    let inserted = try await connection.query(
+                        """
+                        INSERT INTO idempotency_keys (account_id, idempotency_key, request_hash, exchange_id)
+                        VALUES (\(account.rawValue), \(key), \(Data(requestHash)), \(exchangeId))
+                        ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                            SET request_hash = EXCLUDED.request_hash, exchange_id = EXCLUDED.exchange_id, created_at = now()
+                            WHERE idempotency_keys.created_at < now() - interval '24 hours'
+                        RETURNING 1
+                        """, logger: logger)
+                    var claimed = false
+                    for try await _ in inserted.decode(Int.self) { claimed = true }
+                    guard claimed else { throw IdempotencyRace() }
+                }
+                _ = try await store.append(appends, on: connection)
+            }
+        } catch let error as PostgresTransactionError {
+            switch error.closureError {
+            case let failure as SwaplineError: throw failure
+            case let race as IdempotencyRace: throw race
+            case let conflict as EventStoreError: throw conflict
+            default: throw error
+            }
+        }
+    }
 
     private func priceFor(account: AccountID, request: CreateExchangeRequest) async throws -> (Price, UUID?) {
         guard let quoteId = request.quoteId else {
@@ -298,9 +317,6 @@ public struct ExchangeService: Sendable {
 
     /// Queued in the create's transaction; the execution workers are woken after its commit
     /// (`CommitAnnouncer`), on the channel they listen to.
-    enum QueueForExecution: PreparedSQL {
-        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) VALUES ($1, now())"
-    }
 
     /// The channel `ExecutionWorker` listens to.
     public static let executionChannel = "swapline_execution"
@@ -321,5 +337,25 @@ public struct ExchangeService: Sendable {
             throw SwaplineError.notFound("account \(account) not found")
         }
         return state
+    }
+}
+
+/// Queues every requested exchange for the execution worker in the transaction that appends its
+/// request, as an inline step of the create's store (not a read model: nothing rebuilds it). So
+/// a create is its events alone, and concurrent creates can commit together.
+struct QueueRequestedExchanges: InlineProjection {
+    let name = "execution_queue"
+
+    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        let requested = events.compactMap { recorded -> ExchangeID? in
+            guard recorded.eventType == "ExchangeRequested", recorded.streamId.hasPrefix("exchange-") else { return nil }
+            return ExchangeID(recorded.streamId.dropFirst("exchange-".count))
+        }
+        guard !requested.isEmpty else { return }
+        try await connection.run(QueueForExecution.self, try PostgresBindings(requested), logger: logger)
+    }
+
+    enum QueueForExecution: PreparedSQL {
+        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) SELECT unnest($1::bigint[]), now()"
     }
 }

@@ -448,7 +448,8 @@ extension Workloads {
     /// waiting for the flush, as the server does), the exchange id, then one transaction with
     /// both streams' events, the inline read models and the execution queue, and after the commit
     /// the announcement to the runners and the execution worker (which the server shares
-    /// between concurrent creates, as it does the replay guard's records). The
+    /// between concurrent creates, as it does the replay guard's records and, for creates
+    /// without a quote or an idempotency key, the transaction itself: group commit). The
     /// key look-up and the account stream's tail are not sent: the key cache answers the one,
     /// and the server decides on the account as it last saw it (the append's expected version
     /// checks that) instead of reading the other. Each pgbench client plays one account. (No `:word`
@@ -482,7 +483,7 @@ extension Workloads {
         ON CONFLICT (account_id, currency) DO UPDATE SET
             available = read.balances.available + EXCLUDED.available, held = read.balances.held + EXCLUDED.held,
             updated_at = GREATEST(read.balances.updated_at, EXCLUDED.updated_at);
-        INSERT INTO execution_queue (exchange_id, due_at) VALUES (:exchange, now());
+        INSERT INTO execution_queue (exchange_id, due_at) SELECT unnest(ARRAY[:exchange]::bigint[]), now();
         COMMIT;
         SELECT pg_notify(channel, '') FROM unnest(ARRAY['swapline_events', 'swapline_execution']) AS channel;
 
