@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
@@ -68,6 +69,50 @@ struct GuessedStateTests {
             let balance = try await available(account, harness)
             #expect(balance.available == dec("700"))
             #expect(balance.held == dec("0"))
+        }
+    }
+
+    /// Concurrent creates on different accounts commit together (one transaction for several),
+    /// and each is whole: its events, its read-model row, its hold and its execution queue entry.
+    /// One that is refused (a stale guess on an account another process moved) fails alone and
+    /// is decided again.
+    @Test func concurrentCreatesCommitTogetherEachWhole() async throws {
+        try await TestDatabase.with { database in
+            let harness = try Harness(database)
+            var accounts: [AccountID] = []
+            for n in 0..<24 { accounts.append(try await harness.openAccount("merchant \(n)", deposits: [(usdt, "100")])) }
+            // Every fourth account is cached here and then moved by another process: a stale guess.
+            for account in accounts.enumerated().filter({ $0.offset % 4 == 0 }).map(\.element) {
+                _ = try await harness.exchange(account, usdtBTC, "10")
+                _ = try await otherProcess(harness).create(
+                    account: account, request: CreateExchangeRequest(pair: usdtBTC, amountText: "10"), metadata: EventMetadata(actor: "test"))
+            }
+            let start = try await harness.database.app.query("SELECT COALESCE(max(global_position), 0) FROM events").decode(Int64.self).first { _ in true } ?? 0
+            let created = try await withThrowingTaskGroup(of: ExchangeID.self) { group in
+                for account in accounts {
+                    group.addTask { try await harness.exchange(account, usdtBTC, "25").id }
+                }
+                var ids: [ExchangeID] = []
+                for try await id in group { ids.append(id) }
+                return ids
+            }
+            #expect(Set(created).count == 24)
+            let counts = try await harness.database.app.query(
+                """
+                SELECT (SELECT count(DISTINCT transaction_id)::int FROM events WHERE global_position > \(start)),
+                       (SELECT count(*)::int FROM execution_queue WHERE exchange_id = ANY (\(created))),
+                       (SELECT count(*)::int FROM read.exchanges WHERE id = ANY (\(created)))
+                """
+            ).decode((Int, Int, Int).self).first { _ in true }
+            let (transactions, queued, rows) = try #require(counts)
+            #expect(transactions < 24, "some creates shared a commit")
+            #expect(queued == 24)
+            #expect(rows == 24)
+            for (n, account) in accounts.enumerated() {
+                let balance = try await available(account, harness)
+                #expect(balance.available == dec(n % 4 == 0 ? "55" : "75"))
+                #expect(balance.held == dec(n % 4 == 0 ? "45" : "25"))
+            }
         }
     }
 }
