@@ -108,10 +108,20 @@ struct GuessedStateTests {
             #expect(transactions < 24, "some creates shared a commit")
             #expect(queued == 24)
             #expect(rows == 24)
+            // The inline read models wrote what the streams say (several creates' rows in one statement).
+            let amounts = try await harness.database.app.query(
+                "SELECT DISTINCT source_amount::text FROM read.exchanges WHERE id = ANY (\(created))"
+            ).decode(String.self).reduce(into: [String]()) { $0.append($1) }
+            #expect(amounts == ["25"])
             for (n, account) in accounts.enumerated() {
                 let balance = try await available(account, harness)
                 #expect(balance.available == dec(n % 4 == 0 ? "55" : "75"))
                 #expect(balance.held == dec(n % 4 == 0 ? "45" : "25"))
+                let read = try await harness.database.app.query(
+                    "SELECT available::text, held::text FROM read.balances WHERE account_id = \(account.rawValue) AND currency = 'USDT_TRX'"
+                ).decode((String, String).self).first { _ in true }
+                #expect(read.map { dec($0.0) } == balance.available)
+                #expect(read.map { dec($0.1) } == balance.held)
             }
         }
     }
