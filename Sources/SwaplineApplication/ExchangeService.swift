@@ -53,12 +53,13 @@ public struct ExchangeService: Sendable {
 
     public init(
         client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
-        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil
+        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil,
+        groupCommit: Bool = false
     ) {
         self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
-        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()])
+        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()], groupCommit: groupCommit)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.exchangeIds = RoundTripBatcher { [client, logger] requests in
             var ids: [ExchangeID] = []
@@ -152,7 +153,8 @@ public struct ExchangeService: Sendable {
             do {
                 if quoteId == nil && request.idempotencyKey == nil {
                     // Nothing to write beside the events and what the inline models derive
-                    // from them (the queue entry too): concurrent creates commit together.
+                    // from them (the queue entry too); with `groupCommit`, concurrent creates
+                    // commit together (off in the server: see `EventStore.init`).
                     try await store.append(appends)
                 } else {
                     try await appendClaiming(quoteId: quoteId, idempotencyKey: request.idempotencyKey, account: account,

@@ -160,7 +160,9 @@ extension EventStore {
     /// The store as Swapline's writers use it: every append also updates the inline read models.
     /// `alsoInline`: further writes derived from the events in the same transaction (the create's
     /// execution queue entry).
-    public static func withReadModels(client: PostgresClient, logger: Logger, alsoInline: [any InlineProjection] = []) -> EventStore {
-        EventStore(client: client, logger: logger, inlineProjections: ReadModels.inline + alsoInline)
+    public static func withReadModels(
+        client: PostgresClient, logger: Logger, alsoInline: [any InlineProjection] = [], groupCommit: Bool = false
+    ) -> EventStore {
+        EventStore(client: client, logger: logger, inlineProjections: ReadModels.inline + alsoInline, groupCommit: groupCommit)
     }
 }

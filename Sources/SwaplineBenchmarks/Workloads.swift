@@ -72,7 +72,7 @@ public struct Workloads: Sendable {
     /// Appends of two new streams per transaction by `writers` concurrent writers, in
     /// transactions per second, against pgbench running the same statement.
     public func append(writers: Int) async throws -> BenchmarkResult {
-        let store = EventStore(client: client, logger: logger)
+        let store = EventStore(client: client, logger: logger, groupCommit: true)
         var values: [Double] = []
         var baselines: [Double] = []
         var last: Sample?

@@ -36,7 +36,7 @@ struct EventStoreTests {
     /// are stored, its own streams untouched.
     @Test func concurrentAppendsCommitTogetherAndAConflictFailsOnlyItsOwnCall() async throws {
         try await TestDatabase.with { database in
-            let store = EventStore(client: database.app, logger: database.logger)
+            let store = EventStore(client: database.app, logger: database.logger, groupCommit: true)
             func twoStreams(_ prefix: String, _ n: Int) -> [StreamAppend] {
                 [
                     StreamAppend(streamId: "\(prefix)a-\(n)", expectedVersion: .noStream, events: [event("A", n)]),
@@ -104,7 +104,7 @@ struct EventStoreTests {
     /// Calls on one stream in the same batch are not combined; with `.any` each takes the next version.
     @Test func concurrentAppendsToOneStreamEachTakeTheNextVersion() async throws {
         try await TestDatabase.with { database in
-            let store = EventStore(client: database.app, logger: database.logger)
+            let store = EventStore(client: database.app, logger: database.logger, groupCommit: true)
             // (Two concurrent first appends to one new stream collide on its head: a conflict, as before.)
             try await store.append([StreamAppend(streamId: "shared", expectedVersion: .noStream, events: [event("A", 0)])])
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -89,8 +89,16 @@ struct GuessedStateTests {
             }
             let start = try await harness.database.app.query("SELECT COALESCE(max(global_position), 0) FROM events").decode(Int64.self).first { _ in true } ?? 0
             let created = try await withThrowingTaskGroup(of: ExchangeID.self) { group in
+                // The server's creates commit one by one (`EventStore.init`); this store is turned on.
+                let together = ExchangeService(
+                    client: harness.database.app, market: harness.market, logger: harness.database.logger, aggregates: harness.exchanges.aggregates,
+                    groupCommit: true)
                 for account in accounts {
-                    group.addTask { try await harness.exchange(account, usdtBTC, "25").id }
+                    group.addTask {
+                        try await together.create(
+                            account: account, request: CreateExchangeRequest(pair: usdtBTC, amountText: "25"), metadata: EventMetadata(actor: "test")
+                        ).id
+                    }
                 }
                 var ids: [ExchangeID] = []
                 for try await id in group { ids.append(id) }
