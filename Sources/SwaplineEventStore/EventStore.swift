@@ -41,7 +41,7 @@ public struct EventStore: Sendable {
 
     /// Appends to several streams atomically, each with its own expected version.
     ///
-    /// Calls made while others are committing are committed together (group commit): one
+    /// With `groupCommit`, calls made while others are committing are committed together: one
     /// transaction, one INSERT and one WAL flush for all of them (see `appendTogether`). Each
     /// call is still all or nothing, and fails only for its own reasons.
     @discardableResult
@@ -61,9 +61,10 @@ public struct EventStore: Sendable {
     /// The calls whose streams no earlier call of the batch touches go in one transaction. If
     /// the server refuses it, nothing of it is stored: a version conflict fails the call whose
     /// stream it names and the others try together again; any other refusal (a deadlock, an
-    /// inline read model's check) has each call tried again alone. Only the call at fault fails. An outcome that is unknown (the connection lost during the commit) is not
-    /// tried again: a retry could append twice. Calls that share a stream with an earlier one
-    /// are appended alone after the rest, in order.
+    /// inline read model's check) has each call tried again alone. Only the call at fault fails.
+    /// An outcome that is unknown (the connection lost during the commit) is not tried again: a
+    /// retry could append twice. Calls that share a stream with an earlier one are appended
+    /// alone after the rest, in order.
     ///
     /// Without inline read models the append is its one INSERT, atomic on its own: no BEGIN and
     /// COMMIT round trips (a lone writer's append went 3 round trips -> 1).
