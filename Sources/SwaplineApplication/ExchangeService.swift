@@ -51,10 +51,12 @@ public struct ExchangeService: Sendable {
     /// How many times a create that lost an expected-version race is decided again.
     static let maximumAttempts = 100
 
+    /// `groupCommit`: concurrent creates without a quote or idempotency key commit in one
+    /// transaction (see `EventStore.append`); each still succeeds or fails alone.
     public init(
         client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
         now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil,
-        groupCommit: Bool = false
+        groupCommit: Bool = true
     ) {
         self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
@@ -153,8 +155,8 @@ public struct ExchangeService: Sendable {
             do {
                 if quoteId == nil && request.idempotencyKey == nil {
                     // Nothing to write beside the events and what the inline models derive
-                    // from them (the queue entry too); with `groupCommit`, concurrent creates
-                    // commit together (off in the server: see `EventStore.init`).
+                    // from them (the queue entry too), so concurrent creates commit together
+                    // (`groupCommit`, on unless turned off).
                     try await store.append(appends)
                 } else {
                     try await appendClaiming(quoteId: quoteId, idempotencyKey: request.idempotencyKey, account: account,

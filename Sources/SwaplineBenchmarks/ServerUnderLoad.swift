@@ -58,6 +58,9 @@ extension Workloads {
         let lagSamples = sampled.lags.withLock { $0 }
         let rss = sampled.memory.withLock { $0 }
         guard !rss.isEmpty else { throw PgBench.Failure(description: "no VmRSS sample of the server (no /proc?)") }
+        // The shape, not only the ends: warming caches level off, a leak keeps climbing.
+        let tenths = (1...10).map { tenth in rss[min(rss.count - 1, rss.count * tenth / 10)] }
+        print("  server RSS at each tenth of the run: \(tenths.map { String(format: "%.0f", $0) }.joined(separator: " ")) MiB")
         // Growth: the mean of the last quarter of the samples against the first quarter's.
         let quarter = max(1, rss.count / 4)
         let firstQuarter = rss.prefix(quarter).reduce(0, +) / Double(quarter)

@@ -23,10 +23,7 @@ public struct EventStore: Sendable {
     let appender: RoundTripBatcher<[StreamAppend], Result<[AppendedEvent], any Error>>?
 
     /// `groupCommit`: commit concurrent `append(_:)` calls together (see `append`). Off by
-    /// default: under a whole `swapline serve` the execution worker's appends, combined, made
-    /// the server's memory grow (58 -> 95 MiB in 90 s, where it stayed flat without), and so did
-    /// the creates' (63 -> 117 MiB, and fewer creates/s); the cause is not found yet, so the
-    /// server uses none, and only the benchmark's append workload and tests turn it on.
+    /// default, as a plain store; the server's exchange creates turn it on (`ExchangeService`).
     public init(client: PostgresClient, logger: Logger, inlineProjections: [any InlineProjection] = [], groupCommit: Bool = false) {
         self.client = client
         self.logger = logger
