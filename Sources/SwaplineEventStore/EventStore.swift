@@ -71,10 +71,11 @@ public struct EventStore: Sendable {
         /// Stores one transaction's appends; a `NothingStored` error means it is known to have
         /// rolled back, any other that the outcome is unknown.
         func store(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
-            let recorded: [RecordedEvent]
             if inlineProjections.isEmpty {
                 do {
-                    recorded = try await client.withConnection { connection in try await insert(appends, on: connection, logger: logger) }
+                    return try await client.withConnection { connection in
+                        try await insertProjecting(appends, inlineProjections: [], on: connection, logger: logger)
+                    }
                 } catch let error as EventStoreError {
                     throw NothingStored(error: error)
                 } catch let error as PSQLError where error.code == .server {
@@ -82,12 +83,8 @@ public struct EventStore: Sendable {
                 }
             } else {
                 do {
-                    recorded = try await client.withTransaction(logger: logger) { connection in
-                        let recorded = try await insert(appends, on: connection, logger: logger)
-                        for projection in inlineProjections {
-                            try await projection.apply(recorded, on: connection, logger: logger)
-                        }
-                        return recorded
+                    return try await client.withTransaction(logger: logger) { connection in
+                        try await insertProjecting(appends, inlineProjections: inlineProjections, on: connection, logger: logger)
                     }
                 } catch let error as PostgresTransactionError {
                     // Only a failed COMMIT leaves the outcome unknown; anything earlier rolled back.
@@ -95,7 +92,6 @@ public struct EventStore: Sendable {
                     throw NothingStored(error: translate(error.closureError ?? error.beginError ?? error))
                 }
             }
-            return recorded.map { AppendedEvent(streamId: $0.streamId, streamVersion: $0.streamVersion, globalPosition: $0.globalPosition) }
         }
         var results = [Result<[AppendedEvent], any Error>?](repeating: nil, count: batch.count)
         var together: [Int] = []
@@ -160,7 +156,15 @@ public struct EventStore: Sendable {
     /// used, an idempotency key) commit or roll back together with the events and the inline
     /// read models. The caller announces the append after its commit (`announceAppended`).
     public func append(_ appends: [StreamAppend], on connection: PostgresConnection) async throws -> [AppendedEvent] {
-        let recorded = try await Self.insert(appends, on: connection, logger: logger)
+        try await Self.insertProjecting(appends, inlineProjections: inlineProjections, on: connection, logger: logger)
+    }
+
+    /// Inserts the events and applies the inline read models to them, on a connection the
+    /// caller holds: every append, grouped or in the caller's transaction, goes through here.
+    static func insertProjecting(
+        _ appends: [StreamAppend], inlineProjections: [any InlineProjection], on connection: PostgresConnection, logger: Logger
+    ) async throws -> [AppendedEvent] {
+        let recorded = try await insert(appends, on: connection, logger: logger)
         for projection in inlineProjections {
             try await projection.apply(recorded, on: connection, logger: logger)
         }
