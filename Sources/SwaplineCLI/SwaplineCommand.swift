@@ -14,8 +14,10 @@ struct SwaplineCommand: AsyncParsableCommand {
         ]
     )
 
-    /// ArgumentParser's own entry, after choosing the log format once for the whole process.
+    /// ArgumentParser's own entry, after choosing the log format once for the whole process and
+    /// capping malloc's arenas before the server's threads start allocating.
     static func main() async {
+        MallocArenas.capUnlessConfigured()
         Runtime.bootstrapLogging()
         do {
             var command = try parseAsRoot()
