@@ -51,17 +51,16 @@ public struct ExchangeService: Sendable {
     /// How many times a create that lost an expected-version race is decided again.
     static let maximumAttempts = 100
 
-    /// `groupCommit`: concurrent creates without a quote or idempotency key commit in one
-    /// transaction (see `EventStore.append`); each still succeeds or fails alone.
+    /// Concurrent creates without a quote or idempotency key commit in one transaction (the
+    /// store's group commit, see `EventStore.append`); each still succeeds or fails alone.
     public init(
         client: PostgresClient, market: Market, logger: Logger, aggregates: AggregateLoader? = nil,
-        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil,
-        groupCommit: Bool = true
+        now: @escaping @Sendable () -> Date = Date.init, metrics: any MetricsFactory = MetricsSystem.factory, pairSwitches: PairSwitches? = nil
     ) {
         self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
-        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()], groupCommit: groupCommit)
+        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()], groupCommit: true)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.exchangeIds = RoundTripBatcher { [client, logger] requests in
             var ids: [ExchangeID] = []
@@ -156,7 +155,7 @@ public struct ExchangeService: Sendable {
                 if quoteId == nil && request.idempotencyKey == nil {
                     // Nothing to write beside the events and what the inline models derive
                     // from them (the queue entry too), so concurrent creates commit together
-                    // (`groupCommit`, on unless turned off).
+                    // (the store's group commit).
                     try await store.append(appends)
                 } else {
                     try await appendClaiming(quoteId: quoteId, idempotencyKey: request.idempotencyKey, account: account,

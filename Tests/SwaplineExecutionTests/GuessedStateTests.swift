@@ -89,10 +89,8 @@ struct GuessedStateTests {
             }
             let start = try await harness.database.app.query("SELECT COALESCE(max(global_position), 0) FROM events").decode(Int64.self).first { _ in true } ?? 0
             let created = try await withThrowingTaskGroup(of: ExchangeID.self) { group in
-                // The server's creates commit one by one (`EventStore.init`); this store is turned on.
-                let together = ExchangeService(
-                    client: harness.database.app, market: harness.market, logger: harness.database.logger, aggregates: harness.exchanges.aggregates,
-                    groupCommit: true)
+                // Its store commits concurrent creates together, as the server's does.
+                let together = harness.exchanges
                 for account in accounts {
                     group.addTask {
                         try await together.create(
