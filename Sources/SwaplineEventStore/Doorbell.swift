@@ -1,17 +1,25 @@
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// Wakes a waiting worker early (on NOTIFY) or lets it sleep until a timeout (the slow poll).
 public actor Doorbell {
     private var rung = false
     private var waiter: CheckedContinuation<Void, Never>?
+    /// The current wait's timeout, called off when a ring ends the wait first.
+    private var timeout: Scheduled<Void>?
     private var generation = 0
 
     public init() {}
 
+    /// Whether a `wait` is in progress (for tests).
+    var isWaiting: Bool { waiter != nil }
+
     public func ring() {
         if let waiter {
             self.waiter = nil
+            timeout?.cancel()
+            timeout = nil
             waiter.resume()
         } else {
             rung = true
@@ -28,9 +36,8 @@ public actor Doorbell {
         let current = generation
         await withCheckedContinuation { continuation in
             waiter = continuation
-            Task {
-                try? await Task.sleep(for: timeout)
-                self.expire(current)
+            self.timeout = EventLoopTimer.schedule(after: timeout) {
+                Task { await self.expire(current) }
             }
         }
     }
@@ -38,6 +45,7 @@ public actor Doorbell {
     private func expire(_ expected: Int) {
         guard generation == expected, let waiter else { return }
         self.waiter = nil
+        timeout = nil
         waiter.resume()
     }
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import SwaplineApplication
+import SwaplineEventStore
 
 /// Answers a signed request that has not finished within `timeout` with 503 and code `112`.
 ///
@@ -22,7 +23,8 @@ struct RequestDeadlineMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await withThrowingTaskGroup(of: Response?.self) { group in
                 group.addTask { try await next(request, context) }
                 group.addTask {
-                    try await Task.sleep(for: timeout)
+                    // Not `Task.sleep`: on Linux each cancelled one lingers until its deadline.
+                    try await EventLoopTimer.sleep(for: timeout)
                     return nil
                 }
                 defer { group.cancelAll() }
