@@ -1,13 +1,10 @@
 import Logging
-import NIOCore
 import PostgresNIO
 
 /// Wakes a waiting worker early (on NOTIFY) or lets it sleep until a timeout (the slow poll).
 public actor Doorbell {
     private var rung = false
     private var waiter: CheckedContinuation<Void, Never>?
-    /// The current wait's timeout, called off when a ring ends the wait first.
-    private var timeout: Scheduled<Void>?
     private var generation = 0
 
     public init() {}
@@ -18,8 +15,6 @@ public actor Doorbell {
     public func ring() {
         if let waiter {
             self.waiter = nil
-            timeout?.cancel()
-            timeout = nil
             waiter.resume()
         } else {
             rung = true
@@ -36,8 +31,9 @@ public actor Doorbell {
         let current = generation
         await withCheckedContinuation { continuation in
             waiter = continuation
-            self.timeout = EventLoopTimer.schedule(after: timeout) {
-                Task { await self.expire(current) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.expire(current)
             }
         }
     }
@@ -45,7 +41,6 @@ public actor Doorbell {
     private func expire(_ expected: Int) {
         guard generation == expected, let waiter else { return }
         self.waiter = nil
-        timeout = nil
         waiter.resume()
     }
 
