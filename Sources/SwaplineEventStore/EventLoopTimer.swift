@@ -21,13 +21,4 @@ public enum EventLoopTimer {
             throw CancellationError()
         }
     }
-
-    /// Runs `action` on an event loop after `duration`, unless the returned handle's `cancel()`
-    /// is called first.
-    @discardableResult
-    public static func schedule(
-        after duration: Duration, on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), _ action: @escaping @Sendable () -> Void
-    ) -> Scheduled<Void> {
-        eventLoop.scheduleTask(in: TimeAmount(duration), action)
-    }
 }
