@@ -21,6 +21,9 @@ public struct BenchmarkResult: Codable, Sendable {
     /// True when a smaller value is the better one (a load time, a lag, memory): the goal bounds
     /// the value or the ratio from above, or only the p99 is bounded.
     public var lowerIsBetter: Bool
+    /// CPU per operation in the last run, and in its baseline (`CPUMeter`), where measured.
+    public var cpu: CPUPerOperation?
+    public var baselineCPU: CPUPerOperation?
 
     /// - Parameters:
     ///   - goalRatio: the goal is `ratio >= goalRatio` (higher is better).
@@ -100,6 +103,23 @@ public struct BenchmarkReport: Codable, Sendable {
             lines.append(
                 "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
             )
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Where the CPU went, per operation, for the workloads whose runs were metered.
+    public func cpuTable() -> String {
+        func microseconds(_ value: Double?) -> String { value.map { String(format: "%.0f", $0) } ?? "—" }
+        func cells(_ cpu: CPUPerOperation?) -> String {
+            guard let cpu else { return "— | — | —" }
+            return "\(String(format: "%.0f %%", cpu.busy * 100)) | \(microseconds(cpu.postgres)) | \(microseconds(cpu.rest))"
+        }
+        var lines = [
+            "| workload (last run) | busy | µs/op PostgreSQL | µs/op rest | baseline busy | baseline µs/op PostgreSQL | baseline µs/op rest |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for result in results where result.cpu != nil || result.baselineCPU != nil {
+            lines.append("| \(result.name) | \(cells(result.cpu)) | \(cells(result.baselineCPU)) |")
         }
         return lines.joined(separator: "\n")
     }

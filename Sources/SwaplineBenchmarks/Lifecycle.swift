@@ -27,51 +27,58 @@ extension Workloads {
         // The venue fills at once and never rejects; every exchange can complete.
         let environment = ["SWAPLINE_VENUE_LATENCY_MS": "0", "SWAPLINE_VENUE_FAILURE_RATE": "0"]
         var measured: [(completed: Sample, baseline: Double)] = []
+        var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
             // A server per run, stopped before pgbench runs: its worker would take pgbench's
             // exchanges from the queue (the create's NOTIFY wakes it) and race pgbench's clients.
-            let completed = try await ServerProcess.with(executable: executable, roles: ["--api", "--execution"], environment: environment) { server in
+            let completed: Sample
+            (completed, meters.0) = try await ServerProcess.with(executable: executable, roles: ["--api", "--execution"], environment: environment) { server in
                 // Exchanges earlier workloads left IN_PROGRESS (the create workload runs no worker)
                 // are executed first: not what is measured.
                 try await waitForEmptyExecutionQueue()
                 let http = SignedClient(port: server.port, connections: clients)
                 defer { http.shutdown() }
                 let watcher = CompletionWatcher(client: client, logger: logger)
-                let sample = try await withThrowingTaskGroup(of: Sample?.self) { group in
-                    group.addTask {
-                        try await watcher.run()
-                        return nil
-                    }
-                    group.addTask {
-                        let lifecycles = await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
-                            let id = try await http.createReturningId(merchants[index])
-                            try await watcher.finished(id)
+                let (sample, meter) = try await cpu.measure({
+                    try await withThrowingTaskGroup(of: Sample?.self) { group in
+                        group.addTask {
+                            try await watcher.run()
+                            return nil
                         }
-                        return lifecycles
+                        group.addTask {
+                            let lifecycles = await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
+                                let id = try await http.createReturningId(merchants[index])
+                                try await watcher.finished(id)
+                            }
+                            return lifecycles
+                        }
+                        defer { group.cancelAll() }
+                        while let result = try await group.next() {
+                            if let sample = result { return sample }
+                        }
+                        throw PgBench.Failure(description: "lifecycle: the load ended without a result")
                     }
-                    defer { group.cancelAll() }
-                    while let result = try await group.next() {
-                        if let sample = result { return sample }
-                    }
-                    throw PgBench.Failure(description: "lifecycle: the load ended without a result")
-                }
+                }, operations: { Double($0.operations) })
                 try check(sample, "lifecycles")
                 let unfinished = try await client.query(
                     "SELECT count(*) FROM read.exchanges WHERE account_id = ANY(\(accounts)) AND state <> 'COMPLETED'", logger: logger)
                 for try await count in unfinished.decode(Int64.self) where count > 0 {
                     throw PgBench.Failure(description: "lifecycle: \(count) exchanges did not complete")
                 }
-                return sample
+                return (sample, meter)
             }
-            let baseline = try pgbench.run(script: Self.lifecycleScript, clients: clients, seconds: seconds)
+            let baseline: Double
+            (baseline, meters.1) = try await meteredPgbench(script: Self.lifecycleScript, clients: clients)
             try await removePgbenchExchangesFromQueue()
             measured.append((completed, baseline))
         }
         let median = measured.map(\.completed).sorted { $0.rate < $1.rate }[measured.count / 2]
-        return BenchmarkResult(
+        var result = BenchmarkResult(
             name: "exchange lifecycle, signed create → COMPLETED, \(clients) clients", values: measured.map(\.completed.rate),
             baselines: measured.map(\.baseline), goalRatio: 0.5,
             goal: "≥ 0.5× pgbench", unit: "exchanges/s", p50: median.percentile(0.5), p99: median.percentile(0.99))
+        (result.cpu, result.baselineCPU) = meters
+        return result
     }
 
     /// pgbench's exchanges (the create script's, and any a lifecycle run left when its time was

@@ -31,11 +31,14 @@ public struct Workloads: Sendable {
     /// The `swapline` executable, started as `swapline serve` by the workloads that measure a
     /// server process on its own.
     public let executable: String
+    /// Meters each workload's last run and its baseline's.
+    public let cpu: CPUMeter
 
     public init(
         client: PostgresClient, owner: PostgresClient, pgbench: PgBench, market: Market, secrets: SecretBox, logger: Logger, seconds: Int,
-        runs: Int, executable: String
+        runs: Int, executable: String, cpu: CPUMeter = CPUMeter(postmaster: nil)
     ) {
+        self.cpu = cpu
         self.client = client
         self.owner = owner
         self.pgbench = pgbench
@@ -76,22 +79,35 @@ public struct Workloads: Sendable {
         var values: [Double] = []
         var baselines: [Double] = []
         var last: Sample?
+        var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
-            let sample = await LoadRun.closedLoop(concurrency: writers, duration: .seconds(seconds)) { _ in
-                let event = NewEvent(eventType: "BenchAppended", data: #"{"n": 1}"#)
-                try await store.append([
-                    StreamAppend(streamId: "bench-\(UUID().uuidString.lowercased())", expectedVersion: .noStream, events: [event]),
-                    StreamAppend(streamId: "bench-\(UUID().uuidString.lowercased())", expectedVersion: .noStream, events: [NewEvent(eventType: "BenchAppended", data: #"{"n": 1}"#)]),
-                ])
-            }
+            let sample: Sample
+            (sample, meters.0) = await cpu.measure({
+                await LoadRun.closedLoop(concurrency: writers, duration: .seconds(seconds)) { _ in
+                    let event = NewEvent(eventType: "BenchAppended", data: #"{"n": 1}"#)
+                    try await store.append([
+                        StreamAppend(streamId: "bench-\(UUID().uuidString.lowercased())", expectedVersion: .noStream, events: [event]),
+                        StreamAppend(streamId: "bench-\(UUID().uuidString.lowercased())", expectedVersion: .noStream, events: [NewEvent(eventType: "BenchAppended", data: #"{"n": 1}"#)]),
+                    ])
+                }
+            }, operations: { Double($0.operations) })
             try check(sample, "append")
             values.append(sample.rate)
             last = sample
-            baselines.append(try pgbench.run(script: Self.appendScript, clients: writers, seconds: seconds))
+            let baseline: Double
+            (baseline, meters.1) = try await meteredPgbench(script: Self.appendScript, clients: writers)
+            baselines.append(baseline)
         }
-        return BenchmarkResult(
+        var result = BenchmarkResult(
             name: "append, 2 streams per transaction, \(writers) writer\(writers == 1 ? "" : "s")", values: values, baselines: baselines,
             goalRatio: 0.8, goal: "≥ 0.8× pgbench", unit: "tx/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
+        (result.cpu, result.baselineCPU) = meters
+        return result
+    }
+
+    /// pgbench's transactions per second, with the CPU each took.
+    func meteredPgbench(script: String, clients: Int) async throws -> (Double, CPUPerOperation?) {
+        try await cpu.measure(settling: true, { try pgbench.run(script: script, clients: clients, seconds: seconds) }, operations: { $0 * Double(seconds) })
     }
 
     // MARK: - exchange/get over HTTP
@@ -124,16 +140,20 @@ public struct Workloads: Sendable {
         var values: [Double] = []
         var baselines: [Double] = []
         var last: Sample?
+        var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
             for (isBaseline, candidate) in [(false, router), (true, fixed)] as [(Bool, Router<BasicRequestContext>)] {
-                let sample = try await LoopbackServer.with(router: candidate, label: "swapline.bench.server") { port in
+                let (sample, meter) = try await LoopbackServer.with(router: candidate, label: "swapline.bench.server") { port in
                     let http = SignedClient(port: port, connections: clients)
                     defer { http.shutdown() }
-                    return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
-                        let merchant = merchants[index]
-                        _ = try await http.call("/api/v1/exchange/get", merchant, payload: #"{"id": \#(merchant.exchangeId)}"#)
-                    }
+                    return await cpu.measure({
+                        await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
+                            let merchant = merchants[index]
+                            _ = try await http.call("/api/v1/exchange/get", merchant, payload: #"{"id": \#(merchant.exchangeId)}"#)
+                        }
+                    }, operations: { Double($0.operations) })
                 }
+                if isBaseline { meters.1 = meter } else { meters.0 = meter }
                 try check(sample, isBaseline ? "fixed body" : "exchange/get")
                 if isBaseline { baselines.append(sample.rate) } else {
                     values.append(sample.rate)
@@ -141,9 +161,11 @@ public struct Workloads: Sendable {
                 }
             }
         }
-        return BenchmarkResult(
+        var result = BenchmarkResult(
             name: "exchange/get over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.5,
             goal: "≥ 0.5× Hummingbird fixed body", unit: "req/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
+        (result.cpu, result.baselineCPU) = meters
+        return result
     }
 
     /// Accounts as an API node of `swapline serve` has them: keys kept for the default 5 s
@@ -272,17 +294,23 @@ extension Workloads {
             var values: [Double] = []
             var baselines: [Double] = []
             var bodies: [[UInt8]] = []
+            var meters: (CPUPerOperation?, CPUPerOperation?)
+            let deliveries = Double(exchangesPerRun * subscriptions)
             for _ in 0..<runs {
                 // A backlog of exchangesPerRun × subscriptions deliveries, sent as fast as the notifier can.
                 for _ in 0..<exchangesPerRun { try await createOne() }
                 let expected = receiver.count + exchangesPerRun * subscriptions
                 let started = ContinuousClock.now
-                try await runNotifier(ssrfGuard: ssrfGuard, concurrency: concurrency) {
-                    try await Self.waitUntil { receiver.count >= expected }
-                }
-                values.append(Double(exchangesPerRun * subscriptions) / (LoadRun.milliseconds(ContinuousClock.now - started) / 1000))
+                (_, meters.0) = try await cpu.measure({
+                    try await runNotifier(ssrfGuard: ssrfGuard, concurrency: concurrency) {
+                        try await Self.waitUntil { receiver.count >= expected }
+                    }
+                }, operations: { deliveries })
+                values.append(deliveries / (LoadRun.milliseconds(ContinuousClock.now - started) / 1000))
                 bodies = receiver.lastBodies(exchangesPerRun * subscriptions)
-                baselines.append(try await Self.plainPosts(bodies, url: url, concurrency: concurrency))
+                let baseline: Double
+                (baseline, meters.1) = try await cpu.measure({ try await Self.plainPosts(bodies, url: url, concurrency: concurrency) }, operations: { _ in deliveries })
+                baselines.append(baseline)
             }
             // Latency: one exchange at a time, a few per second, with the notifier already running.
             receiver.resetLatencies()
@@ -295,10 +323,12 @@ extension Workloads {
                 try await Self.waitUntil { receiver.count >= expected }
             }
             let latencies = receiver.latencies()
+            var throughput = BenchmarkResult(
+                name: "webhook deliveries, 1 event → \(subscriptions) subscriptions", values: values, baselines: baselines, goalRatio: 0.7,
+                goal: "≥ 0.7× plain AsyncHTTPClient loop", unit: "deliveries/s")
+            (throughput.cpu, throughput.baselineCPU) = meters
             return [
-                BenchmarkResult(
-                    name: "webhook deliveries, 1 event → \(subscriptions) subscriptions", values: values, baselines: baselines, goalRatio: 0.7,
-                    goal: "≥ 0.7× plain AsyncHTTPClient loop", unit: "deliveries/s"),
+                throughput,
                 BenchmarkResult(
                     name: "webhook latency, event commit → receipt", values: [BenchmarkResult.median(latencies)], baselines: nil, goalRatio: nil,
                     goal: "p99 < 100 ms", unit: "ms", p50: Self.percentile(latencies, 0.5), p99: Self.percentile(latencies, 0.99), p99Bound: 100),
@@ -421,24 +451,32 @@ extension Workloads {
         var values: [Double] = []
         var baselines: [Double] = []
         var samples: [Sample] = []
+        var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
-            let sample = try await LoopbackServer.with(router: router, label: "swapline.bench.server") { port in
+            let sample: Sample
+            (sample, meters.0) = try await LoopbackServer.with(router: router, label: "swapline.bench.server") { port in
                 let http = SignedClient(port: port, connections: clients)
                 defer { http.shutdown() }
-                return await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
-                    try await http.create(merchants[index])
-                }
+                return await cpu.measure({
+                    await LoadRun.closedLoop(concurrency: clients, duration: .seconds(seconds)) { index in
+                        try await http.create(merchants[index])
+                    }
+                }, operations: { Double($0.operations) })
             }
             try check(sample, "exchange/create")
             values.append(sample.rate)
             samples.append(sample)
-            baselines.append(try pgbench.run(script: Self.createScript, clients: clients, seconds: seconds))
+            let baseline: Double
+            (baseline, meters.1) = try await meteredPgbench(script: Self.createScript, clients: clients)
+            baselines.append(baseline)
             try await removePgbenchExchangesFromQueue()
         }
         let median = samples.sorted { $0.rate < $1.rate }[samples.count / 2]
-        return BenchmarkResult(
+        var result = BenchmarkResult(
             name: "exchange/create over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.6,
             goal: "≥ 0.6× pgbench, p99 < 50 ms", unit: "req/s", p50: median.percentile(0.5), p99: median.percentile(0.99), p99Bound: 50)
+        (result.cpu, result.baselineCPU) = meters
+        return result
     }
 }
 

@@ -76,7 +76,8 @@ struct BenchCommand: AsyncParsableCommand {
             defer { group.cancelAll() }
             let workloads = Workloads(
                 client: client, owner: owner, pgbench: PgBench(executable: pgbenchPath, connection: connection), market: settings.market,
-                secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs, executable: Self.executablePath())
+                secrets: settings.masterKey, logger: logger, seconds: seconds, runs: runs, executable: Self.executablePath(),
+                cpu: await CPUMeter.locate(client, logger: logger))
             if wanted("append") {
                 for count in writers {
                     print("append, \(count) writer(s)…")
@@ -118,6 +119,9 @@ struct BenchCommand: AsyncParsableCommand {
         }
         print()
         print(report.table())
+        print()
+        print("CPU per operation (busy: share of the machine's cores; rest: the bench process, a server it started, pgbench, the kernel):")
+        print(report.cpuTable())
         let day = String(report.date.prefix(10))
         let file = URL(fileURLWithPath: output ?? "benchmarks/results/\(day)\(quick ? "-quick" : "").json")
         try report.write(to: file)
