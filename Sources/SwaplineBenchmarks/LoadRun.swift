@@ -7,6 +7,8 @@ public struct Sample: Sendable {
     /// Latencies in milliseconds, sorted.
     public var latencies: [Double]
     public var errors: Int
+    /// What the first failed operation threw, to tell why a run failed.
+    public var firstError: String? = nil
 
     public var rate: Double { seconds > 0 ? Double(operations) / seconds : 0 }
 
@@ -25,11 +27,12 @@ public enum LoadRun {
     ) async -> Sample {
         let start = ContinuousClock.now
         let deadline = start + duration
-        let perClient = await withTaskGroup(of: ([Double], Int).self) { group in
+        let perClient = await withTaskGroup(of: ([Double], Int, String?).self) { group in
             for client in 0..<concurrency {
                 group.addTask {
                     var latencies: [Double] = []
                     var errors = 0
+                    var firstError: String?
                     while ContinuousClock.now < deadline {
                         let began = ContinuousClock.now
                         do {
@@ -37,19 +40,22 @@ public enum LoadRun {
                             latencies.append(milliseconds(ContinuousClock.now - began))
                         } catch {
                             errors += 1
+                            if firstError == nil { firstError = String(describing: error) }
                             if errors > 1000 { break }
                         }
                     }
-                    return (latencies, errors)
+                    return (latencies, errors, firstError)
                 }
             }
-            var all: [([Double], Int)] = []
+            var all: [([Double], Int, String?)] = []
             for await result in group { all.append(result) }
             return all
         }
         let seconds = milliseconds(ContinuousClock.now - start) / 1000
         let latencies = perClient.flatMap(\.0).sorted()
-        return Sample(operations: latencies.count, seconds: seconds, latencies: latencies, errors: perClient.map(\.1).reduce(0, +))
+        return Sample(
+            operations: latencies.count, seconds: seconds, latencies: latencies, errors: perClient.map(\.1).reduce(0, +),
+            firstError: perClient.lazy.compactMap(\.2).first)
     }
 
     public static func milliseconds(_ duration: Duration) -> Double {

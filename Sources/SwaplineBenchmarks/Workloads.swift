@@ -191,8 +191,13 @@ public struct Workloads: Sendable {
     }
 
     func check(_ sample: Sample, _ what: String) throws {
-        guard sample.operations > 0 else { throw PgBench.Failure(description: "\(what): no operation succeeded (\(sample.errors) errors)") }
-        if sample.errors > 0 { logger.warning("benchmark operations failed", metadata: ["workload": "\(what)", "errors": "\(sample.errors)"]) }
+        guard sample.operations > 0 else {
+            throw PgBench.Failure(description: "\(what): no operation succeeded (\(sample.errors) errors; the first: \(sample.firstError ?? "?"))")
+        }
+        if sample.errors > 0 {
+            logger.warning(
+                "benchmark operations failed", metadata: ["workload": "\(what)", "errors": "\(sample.errors)", "first": "\(sample.firstError ?? "?")"])
+        }
     }
 }
 
@@ -207,7 +212,8 @@ struct SignedClient: Sendable {
 
     let port: Int
     let http: HTTPClient
-    static let clock = Atomic<Int64>(0)
+    /// The last timestamp used per account.
+    static let clocks = Mutex<[String: Int64]>([:])
 
     /// One keep-alive connection per load loop, as the issue asks (one account per connection).
     init(port: Int, connections: Int) {
@@ -219,13 +225,18 @@ struct SignedClient: Sendable {
 
     func shutdown() { http.shutdown { _ in } }
 
-    /// A timestamp that never repeats, so two identical calls are never a replay.
-    static func timestamp() -> Int64 {
+    /// A timestamp that never repeats for the account, so two identical calls are never a replay.
+    ///
+    /// Per account: one clock for every client went a millisecond ahead per request, so at
+    /// thousands of requests a second it ran minutes ahead of the wall clock, past the server's
+    /// timestamp window, and a whole later workload was refused (a clean-clone run's creates).
+    /// One account's client stays far below 1,000 requests a second.
+    static func timestamp(for account: String) -> Int64 {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        while true {
-            let last = clock.load(ordering: .relaxed)
-            let next = max(now, last + 1)
-            if clock.compareExchange(expected: last, desired: next, ordering: .relaxed).exchanged { return next }
+        return clocks.withLock { clocks in
+            let next = max(now, (clocks[account] ?? 0) + 1)
+            clocks[account] = next
+            return next
         }
     }
 
@@ -245,7 +256,7 @@ struct SignedClient: Sendable {
     }
 
     func call(_ path: String, _ merchant: Merchant, payload: String) async throws -> String {
-        let body = #"{"account":"\#(merchant.account.rawValue)","timestamp":\#(Self.timestamp()),"payload":\#(payload)}"#
+        let body = #"{"account":"\#(merchant.account.rawValue)","timestamp":\#(Self.timestamp(for: merchant.account.rawValue)),"payload":\#(payload)}"#
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
