@@ -9,8 +9,9 @@ import Synchronization
 /// notifying transactions on one lock, held through the commit's WAL flush, so with a NOTIFY
 /// in every append no two appends could share a flush. Under the create workload the
 /// committing transactions spent most of their time queued on that lock (`pg_stat_activity`:
-/// wait event `object`, its holder in `COMMIT`). A statement that only notifies writes no WAL
-/// and holds the lock for microseconds.
+/// wait event `object`, its holder in `COMMIT`). A statement that only notifies writes just its
+/// commit record (notifying takes a transaction id) and holds the lock through that one short
+/// commit. (Committing it asynchronously was tried and was slower: docs/PERFORMANCE.md.)
 ///
 /// The writer does not wait for it: `announce` returns at once, and one background task sends
 /// what is pending, one statement at a time. An announcement lost (a crash, a failed statement)
