@@ -73,11 +73,13 @@ struct RateLimitAPITests {
     }
 
     /// A signed call that keeps the response headers.
-    func call(_ api: APIHarness, _ merchant: Merchant, path: String = "/api/v1/account", sign: String? = nil) async throws -> Answer {
+    func call(_ api: APIHarness, _ merchant: Merchant, path: String = "/api/v1/account", sign: String? = nil, signed: Bool = true) async throws -> Answer {
         let body = api.body(merchant)
         var headers: HTTPFields = [.contentType: "application/json"]
         headers[HTTPField.Name("Key")!] = merchant.key
-        headers[HTTPField.Name("Sign")!] = sign ?? CalypsoSignature.sign(body: Data(body.utf8), secret: merchant.secret)
+        if signed {
+            headers[HTTPField.Name("Sign")!] = sign ?? CalypsoSignature.sign(body: Data(body.utf8), secret: merchant.secret)
+        }
         return try await api.client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
             let json = try JSONParser.parse(Array(response.body.readableBytesView))
             var code: String?
@@ -119,6 +121,24 @@ struct RateLimitAPITests {
             let refused = try await call(api, merchant, sign: "00")
             #expect(refused.status == 429, "refused before the signature or the database is looked at")
             #expect(refused.errorCode == "111")
+        }
+    }
+
+    /// Schemathesis's contract run (ST203) sends a Key without a Sign, fast enough to use up the
+    /// key's bucket; it must still hear 003, and such a request must not spend the key's tokens.
+    @Test func aRequestWithoutASignIsToldSoEvenOverTheLimit() async throws {
+        let clock = ManualSeconds()
+        let limiter = KeyRateLimiter(ratePerSecond: 1, burst: 1, now: { clock.now })
+        try await APIHarness.with(rateLimiter: limiter) { api in
+            let merchant = try await api.merchant()
+            let unsigned = try await call(api, merchant, signed: false)
+            #expect(unsigned.status == 400)
+            #expect(unsigned.errorCode == "003")
+            #expect(try await call(api, merchant).status == 200, "the unsigned request took no token")
+            #expect(try await call(api, merchant).status == 429)
+            let overTheLimit = try await call(api, merchant, signed: false)
+            #expect(overTheLimit.status == 400, "a missing Sign is named even when the bucket is empty")
+            #expect(overTheLimit.errorCode == "003")
         }
     }
 
