@@ -15,8 +15,10 @@ struct SwaplineCommand: AsyncParsableCommand {
     )
 
     /// ArgumentParser's own entry, after choosing the log format once for the whole process and
-    /// capping malloc's arenas before the server's threads start allocating.
+    /// capping malloc's arenas before the server's threads start allocating, and moving Swift's
+    /// tasks onto the event loops before any other task starts.
     static func main() async {
+        ConcurrencyExecutor.useEventLoopsUnlessConfigured()
         MallocArenas.capUnlessConfigured()
         Runtime.bootstrapLogging()
         do {
