@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -199,23 +200,36 @@ public struct AccountService: Sendable {
         try await seenRequests.submit(SeenRequest(key: key, signature: signature))
     }
 
+    /// A request as the replay guard keeps it: SHA-256 of `key + " " + signature` (the signature
+    /// in lower-case hex, always 128 characters, so the pair is unambiguous), as
+    /// `schema/0011_seen_request_digests.sql` computes it for older rows.
     struct SeenRequest: Hashable, Comparable, Sendable {
-        var key: String
-        var signature: String
+        var digest: ByteBuffer
 
-        static func < (left: Self, right: Self) -> Bool { (left.key, left.signature) < (right.key, right.signature) }
+        init(key: String, signature: String) {
+            var hash = SHA256()
+            hash.update(data: Array(key.utf8))
+            hash.update(data: [UInt8(ascii: " ")])
+            hash.update(data: Array(signature.utf8))
+            digest = hash.finalize().withUnsafeBytes { ByteBuffer(bytes: $0) }
+        }
+
+        init(digest: ByteBuffer) { self.digest = digest }
+
+        static func < (left: Self, right: Self) -> Bool {
+            left.digest.readableBytesView.lexicographicallyPrecedes(right.digest.readableBytesView)
+        }
     }
 
-    /// One statement for the batch. A pair twice in one batch is inserted once: its first
-    /// occurrence is the request, the others are replays. Rows go in key order, so two batches
-    /// that share pairs (only replays do) lock them in the same order and cannot deadlock.
+    /// One statement for the batch. A request twice in one batch is inserted once: its first
+    /// occurrence is the request, the others are replays. Rows go in digest order, so two batches
+    /// that share rows (only replays do) lock them in the same order and cannot deadlock.
     static func record(_ requests: [SeenRequest], client: PostgresClient, logger: Logger) async throws -> [Bool] {
         let distinct = Set(requests).sorted()
         var fresh = Set<SeenRequest>()
-        let rows = try await client.execute(
-            Prepared(RecordRequest.self, try PostgresBindings(distinct.map(\.key), distinct.map(\.signature))), logger: logger)
-        for try await (key, signature) in rows.decode((String, String).self) {
-            fresh.insert(SeenRequest(key: key, signature: signature))
+        let rows = try await client.execute(Prepared(RecordRequest.self, try PostgresBindings(distinct.map(\.digest))), logger: logger)
+        for try await digest in rows.decode(ByteBuffer.self) {
+            fresh.insert(SeenRequest(digest: digest))
         }
         return requests.map { fresh.remove($0) != nil }
     }
@@ -223,13 +237,13 @@ public struct AccountService: Sendable {
     enum RecordRequest: PreparedSQL {
         static let sql = """
             WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-            INSERT INTO seen_requests (api_key, signature)
-            SELECT request.key, request.signature
-            FROM async_commit, unnest($1::text[], $2::text[]) WITH ORDINALITY AS request(key, signature, position)
+            INSERT INTO seen_request_digests (digest)
+            SELECT request.digest
+            FROM async_commit, unnest($1::bytea[]) WITH ORDINALITY AS request(digest, position)
             ORDER BY request.position
-            ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now()
-                WHERE seen_requests.seen_at < now() - interval '6 minutes'
-            RETURNING api_key, signature
+            ON CONFLICT (digest) DO UPDATE SET seen_at = now()
+                WHERE seen_request_digests.seen_at < now() - interval '6 minutes'
+            RETURNING digest
             """
     }
 }

@@ -13,7 +13,7 @@ public struct Housekeeping: Sendable {
     }
 
     public func runOnce() async throws {
-        try await client.query("DELETE FROM seen_requests WHERE seen_at < now() - interval '6 minutes'", logger: logger)
+        try await client.query("DELETE FROM seen_request_digests WHERE seen_at < now() - interval '6 minutes'", logger: logger)
         try await client.query("DELETE FROM quotes WHERE expires_at < now() - interval '1 day'", logger: logger)
         try await client.query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '25 hours'", logger: logger)
     }

@@ -505,9 +505,9 @@ extension Workloads {
     /// inside literals: pgbench would take it for a variable, hence `api-key-…` in the metadata.)
     static let createScript = """
         WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
-        INSERT INTO seen_requests (api_key, signature) SELECT 'bench-key-' || :client_id, md5(random()::text) || md5(random()::text)
-            FROM async_commit ON CONFLICT (api_key, signature) DO UPDATE SET seen_at = now() WHERE seen_requests.seen_at < now() - interval '6 minutes'
-            RETURNING 1;
+        INSERT INTO seen_request_digests (digest) SELECT decode(md5(random()::text) || md5(random()::text), 'hex')
+            FROM async_commit ON CONFLICT (digest) DO UPDATE SET seen_at = now() WHERE seen_request_digests.seen_at < now() - interval '6 minutes'
+            RETURNING digest;
         SELECT nextval('exchange_ids') AS exchange \\gset
         BEGIN;
         INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)

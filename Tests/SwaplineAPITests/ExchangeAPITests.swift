@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import PostgresNIO
 import SwaplineAPI
 import SwaplineApplication
 import SwaplineDomain
@@ -301,6 +302,24 @@ struct AuthenticationTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(codes.sorted() == ["106", "106", "106", "106", "106", "106", "106", "ok"], "\(codes)")
+        }
+    }
+
+    /// The replay guard keeps SHA-256 of `key + " " + signature`; the migration that introduced it
+    /// computed the same in SQL for the rows it carried over, so a request seen just before an
+    /// upgrade is still a replay after it. The upper-case copy of a signature is the same request.
+    @Test func aRequestRecordedByTheMigrationsFormulaIsAReplay() async throws {
+        try await APIHarness.with { api in
+            let merchant = try await api.merchant()
+            let body = api.body(merchant)
+            let sign = CalypsoSignature.sign(body: Data(body.utf8), secret: merchant.secret)
+            try await api.database.app.query(
+                "INSERT INTO seen_request_digests (digest) VALUES (sha256(convert_to(\(merchant.key) || ' ' || \(sign.lowercased()), 'UTF8')))",
+                logger: api.database.logger)
+            #expect(try await api.raw("/api/v1/account", body: body, key: merchant.key, sign: sign.uppercased()).errorCode == "106")
+            let other = api.body(merchant)
+            let fresh = try await api.raw("/api/v1/account", body: other, key: merchant.key, sign: CalypsoSignature.sign(body: Data(other.utf8), secret: merchant.secret))
+            #expect(fresh.status == 200)
         }
     }
 
