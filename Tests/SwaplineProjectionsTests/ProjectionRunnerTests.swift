@@ -96,8 +96,20 @@ struct ProjectionRunnerTests {
         return lines
     }
 
+    /// Runs until the runner's checkpoint is at the last event. One pass to "nothing more" is not
+    /// enough: a runner reads only below the oldest transaction still open on the cluster (the
+    /// xid8 rule), and other tests' transactions on the shared cluster can hold it back a moment.
     static func catchUp(_ runner: ProjectionRunner) async throws {
-        while try await runner.runOnce() > 0 {}
+        try await eventually("\(runner.projection.name) caught up with the last event") { () -> Bool? in
+            while try await runner.runOnce() > 0 {}
+            let rows = try await runner.client.query(
+                """
+                SELECT coalesce((SELECT position FROM checkpoints WHERE name = \(runner.projection.name)), 0)
+                    >= coalesce((SELECT max(global_position) FROM events), 0)
+                """, logger: runner.logger)
+            for try await caughtUp in rows.decode(Bool.self) where caughtUp { return true }
+            return nil
+        }
     }
 
     @Test func aRunnerCrashedMidBatchAndRestartedMatchesAnUninterruptedRun() async throws {
