@@ -96,16 +96,22 @@ struct ProjectionRunnerTests {
         return lines
     }
 
-    /// Runs until the runner's checkpoint is at the last event. One pass to "nothing more" is not
+    /// Runs until no event is left after the runner's checkpoint. One pass to "nothing more" is not
     /// enough: a runner reads only below the oldest transaction still open on the cluster (the
     /// xid8 rule), and other tests' transactions on the shared cluster can hold it back a moment.
     static func catchUp(_ runner: ProjectionRunner) async throws {
         try await eventually("\(runner.projection.name) caught up with the last event") { () -> Bool? in
             while try await runner.runOnce() > 0 {}
+            // No event after the checkpoint in the order the runner reads (transaction, position),
+            // as `ProjectionRebuilder.status()` counts the events behind.
+            let name = runner.projection.name
             let rows = try await runner.client.query(
                 """
-                SELECT coalesce((SELECT position FROM checkpoints WHERE name = \(runner.projection.name)), 0)
-                    >= coalesce((SELECT max(global_position) FROM events), 0)
+                SELECT NOT EXISTS (
+                    SELECT 1 FROM events e,
+                        (SELECT COALESCE((SELECT transaction_id FROM checkpoints WHERE name = \(name)), '0'::xid8) AS transaction_id,
+                                COALESCE((SELECT position FROM checkpoints WHERE name = \(name)), 0) AS position) c
+                    WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.position))
                 """, logger: runner.logger)
             for try await caughtUp in rows.decode(Bool.self) where caughtUp { return true }
             return nil
