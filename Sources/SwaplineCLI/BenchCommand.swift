@@ -68,10 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
         let writers = quick ? [1, 8] : [1, 8, 32]
         var report = BenchmarkReport(quick: quick)
         let configuration = url.clientConfiguration(role: Migrator.applicationRole, maximumConnections: max(40, clients + 8))
-        // The pools' own chatter (a lease racing run()'s start) is noise in the report, as in
-        // `Runtime.withClient`.
-        var quiet = logger
-        quiet.logLevel = .error
+        let quiet = Runtime.poolLogger(logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
         let owner = PostgresClient(configuration: url.clientConfiguration(role: nil, maximumConnections: 4), backgroundLogger: quiet)
         try await withThrowingTaskGroup(of: Void.self) { group in

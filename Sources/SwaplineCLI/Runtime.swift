@@ -53,6 +53,14 @@ enum Runtime {
         try await withClient(settings.databaseURL, role: role, logger: logger, body)
     }
 
+    /// The logger a command's pool gets: its own chatter (a lease racing `run()`'s start) is
+    /// noise on a command line, so only its errors.
+    static func poolLogger(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = .error
+        return quiet
+    }
+
     static func withClient<Result: Sendable>(
         _ databaseURL: DatabaseURL,
         role: String? = Migrator.applicationRole,
@@ -60,10 +68,7 @@ enum Runtime {
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         let configuration = databaseURL.clientConfiguration(role: role, maximumConnections: 4)
-        // The pool's own chatter (a lease racing run()'s start) is noise on a command line.
-        var quiet = logger
-        quiet.logLevel = .error
-        let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger(logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
