@@ -23,12 +23,26 @@ public struct WebhookDispatcher: AsyncProjection {
         self.market = market
     }
 
-    /// A batch in at most four statements whatever its size: the earlier events of the exchanges
-    /// it continues, the subscriptions of the accounts it touches, the delivery rows, the NOTIFY.
-    /// (A statement per account and per exchange made the dispatcher trail the create load.)
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        _ = try await apply(events, advancing: nil, on: connection, logger: logger)
+    }
+
+    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        try await apply(events, advancing: Optional(checkpoint), on: connection, logger: logger)
+    }
+
+    /// A batch in at most three statements whatever its size: the earlier events of the exchanges
+    /// it continues, the subscriptions of the accounts it touches, and the delivery rows with the
+    /// NOTIFY and the runner's checkpoint. (A statement per account and per exchange made the
+    /// dispatcher trail the create load; each round trip of a batch adds to the lag.) Returns
+    /// whether it advanced the checkpoint: not when the batch has no delivery to write.
+    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
         let exchangeEvents = events.filter { $0.streamId.hasPrefix("exchange-") && ExchangeEvent.eventTypes.contains($0.eventType) }
-        guard !exchangeEvents.isEmpty else { return }
+        guard !exchangeEvents.isEmpty else { return false }
         // Each exchange's events so far: from the batch itself when its stream starts in the
         // batch (a creation always does), else the events before the batch's first, read together.
         var firstInBatch: [String: Int64] = [:]
@@ -64,19 +78,21 @@ public struct WebhookDispatcher: AsyncProjection {
                     position: recorded.globalPosition, body: body)
             }
         }
-        guard !rows.webhookIds.isEmpty else { return }
-        // One statement for the whole batch.
+        guard !rows.webhookIds.isEmpty else { return false }
+        // One statement for the whole batch, the NOTIFY (sent at commit) and the checkpoint.
         try await connection.query(
             """
-            INSERT INTO webhook_deliveries
-                (webhook_id, subscription_id, account_id, exchange_id, sequence, event_position, event_type, body)
-            SELECT w, s, a, e, n, p, t, convert_to(b, 'UTF8')
-            FROM unnest(\(rows.webhookIds)::text[], \(rows.subscriptions)::uuid[], \(rows.accounts)::text[], \(rows.exchanges)::bigint[],
-                        \(rows.sequences)::int[], \(rows.positions)::bigint[], \(rows.types)::text[], \(rows.bodies)::text[])
-                 AS input(w, s, a, e, n, p, t, b)
-            ON CONFLICT (subscription_id, event_position) DO NOTHING
+            WITH \(advancing: checkpoint) inserted AS (
+                INSERT INTO webhook_deliveries
+                    (webhook_id, subscription_id, account_id, exchange_id, sequence, event_position, event_type, body)
+                SELECT w, s, a, e, n, p, t, convert_to(b, 'UTF8')
+                FROM unnest(\(rows.webhookIds)::text[], \(rows.subscriptions)::uuid[], \(rows.accounts)::text[], \(rows.exchanges)::bigint[],
+                            \(rows.sequences)::int[], \(rows.positions)::bigint[], \(rows.types)::text[], \(rows.bodies)::text[])
+                     AS input(w, s, a, e, n, p, t, b)
+                ON CONFLICT (subscription_id, event_position) DO NOTHING)
+            SELECT pg_notify(\(Self.notificationChannel), '')
             """, logger: logger)
-        try await connection.query("SELECT pg_notify(\(Self.notificationChannel), '')", logger: logger)
+        return checkpoint != nil
     }
 
     static func decode(_ recorded: RecordedEvent) throws -> ExchangeEvent {

@@ -20,85 +20,114 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        let positions = events.filter { $0.streamId.hasPrefix("exchange-") && Self.counted.contains($0.eventType) }.map(\.globalPosition)
+        let positions = Self.countedPositions(events)
         guard !positions.isEmpty else { return }
         try await apply(.positions(positions), on: connection, logger: logger)
+    }
+
+    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        let positions = Self.countedPositions(events)
+        guard !positions.isEmpty else { return false }
+        try await apply(.positions(positions), advancing: checkpoint, on: connection, logger: logger)
+        return true
+    }
+
+    /// The batch's events the figures are made of.
+    static func countedPositions(_ events: [RecordedEvent]) -> [Int64] {
+        events.filter { $0.streamId.hasPrefix("exchange-") && counted.contains($0.eventType) }.map(\.globalPosition)
     }
 
     /// The exchange events the figures are made of.
     static let counted = ["ExchangeRequested", "ExchangeCompleted", "ExchangeFailed"]
 
-    /// A batch in three statements straight from the event table (requests, completions,
-    /// failures, in that order, so an exchange requested and finished in one batch is counted
-    /// both ways); one statement per fact made the runner fall behind the create load.
-    /// Re-applying a fact changes nothing: a timing row is inserted once, finished once.
     public func apply(_ selection: EventSelection, on connection: PostgresConnection, logger: Logger) async throws {
+        try await apply(selection, advancing: nil, on: connection, logger: logger)
+    }
+
+    /// A batch in one statement straight from the event table, and the runner's checkpoint with
+    /// it when given: under load each round trip of a batch added to the lag (three statements,
+    /// one per kind of fact, held the batch's transaction id two round trips longer).
+    ///
+    /// The statement's parts all see the tables as they were before it, so an exchange requested
+    /// and finished in one batch is inserted finished, and the update finishes only the rows that
+    /// were there already; the daily figures are summed per row before the one upsert (an upsert
+    /// may not touch a row twice). Re-applying a fact changes nothing: a timing row is inserted
+    /// once, finished once, and only what was inserted or finished is counted.
+    func apply(_ selection: EventSelection, advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
         try await connection.query(
             """
-            WITH requested AS (
-                SELECT substr(events.stream_id, 10)::bigint AS id, \(payloadOfVersion: ExchangeEvent.schemaVersion) AS data
+            WITH \(advancing: checkpoint) batch AS MATERIALIZED (
+                SELECT substr(events.stream_id, 10)::bigint AS id, events.event_type AS type,
+                    \(payloadOfVersion: ExchangeEvent.schemaVersion) AS data
                 FROM events
-                WHERE \(eventsIn: selection) AND events.stream_id LIKE 'exchange-%' AND events.event_type = 'ExchangeRequested'
+                WHERE \(eventsIn: selection) AND events.stream_id LIKE 'exchange-%'
+                  AND events.event_type IN ('ExchangeRequested', 'ExchangeCompleted', 'ExchangeFailed')
+            ), finishes AS (
+                SELECT id, type = 'ExchangeCompleted' AS completed, data,
+                    CASE WHEN type = 'ExchangeCompleted' THEN (data->>'completedAt')::timestamptz
+                         ELSE (data->>'failedAt')::timestamptz END AS finished_at
+                FROM batch WHERE type <> 'ExchangeRequested'
             ), inserted AS (
                 INSERT INTO \(unescaped: schema).exchange_timings (exchange_id, account_id, day, source_currency, destination_currency,
-                    source_amount, destination_amount, fee, created_at)
-                SELECT id, data->>'account', ((data->>'requestedAt')::timestamptz AT TIME ZONE 'UTC')::date,
-                    data->'price'->'pair'->>'source', data->'price'->'pair'->>'destination', (data->'price'->>'sourceAmount')::numeric,
-                    (data->'price'->>'destinationAmount')::numeric, (data->'price'->>'fee')::numeric, (data->>'requestedAt')::timestamptz
-                FROM requested
+                    source_amount, destination_amount, fee, created_at, finished_at, outcome, failure_reason, seconds_to_complete)
+                SELECT requested.id, requested.data->>'account', ((requested.data->>'requestedAt')::timestamptz AT TIME ZONE 'UTC')::date,
+                    requested.data->'price'->'pair'->>'source', requested.data->'price'->'pair'->>'destination',
+                    CASE WHEN finishes.completed THEN (finishes.data->>'sourceAmount')::numeric
+                         ELSE (requested.data->'price'->>'sourceAmount')::numeric END,
+                    CASE WHEN finishes.completed THEN (finishes.data->>'destinationAmount')::numeric
+                         ELSE (requested.data->'price'->>'destinationAmount')::numeric END,
+                    (requested.data->'price'->>'fee')::numeric, (requested.data->>'requestedAt')::timestamptz,
+                    finishes.finished_at,
+                    CASE finishes.completed WHEN true THEN 'COMPLETED' WHEN false THEN 'FAILED' END,
+                    CASE WHEN NOT finishes.completed THEN finishes.data->>'reason' END,
+                    CASE WHEN finishes.completed
+                         THEN EXTRACT(EPOCH FROM (finishes.finished_at - (requested.data->>'requestedAt')::timestamptz)) END
+                FROM batch AS requested LEFT JOIN finishes ON finishes.id = requested.id
+                WHERE requested.type = 'ExchangeRequested'
                 ON CONFLICT (exchange_id) DO NOTHING
-                RETURNING account_id, day, source_currency, destination_currency)
-            INSERT INTO \(unescaped: schema).exchange_daily (account_id, day, source_currency, destination_currency, created)
-            SELECT account_id, day, source_currency, destination_currency, count(*) FROM inserted GROUP BY 1, 2, 3, 4
-            ON CONFLICT (account_id, day, source_currency, destination_currency)
-                DO UPDATE SET created = \(unescaped: schema).exchange_daily.created + EXCLUDED.created
-            """, logger: logger)
-        try await connection.query(
-            """
-            WITH input AS (
-                SELECT substr(events.stream_id, 10)::bigint AS id, \(payloadOfVersion: ExchangeEvent.schemaVersion) AS data
-                FROM events
-                WHERE \(eventsIn: selection) AND events.stream_id LIKE 'exchange-%' AND events.event_type = 'ExchangeCompleted'
+                RETURNING account_id, day, source_currency, destination_currency, source_amount, destination_amount, fee, outcome,
+                    failure_reason
             ), finished AS (
-                UPDATE \(unescaped: schema).exchange_timings AS timings SET finished_at = (input.data->>'completedAt')::timestamptz,
-                    outcome = 'COMPLETED', source_amount = (input.data->>'sourceAmount')::numeric,
-                    destination_amount = (input.data->>'destinationAmount')::numeric,
-                    seconds_to_complete = EXTRACT(EPOCH FROM ((input.data->>'completedAt')::timestamptz - timings.created_at))
-                FROM input
-                WHERE timings.exchange_id = input.id AND timings.outcome IS NULL
-                RETURNING timings.account_id, timings.day, timings.source_currency, timings.destination_currency,
-                    timings.source_amount, timings.destination_amount, timings.fee)
-            INSERT INTO \(unescaped: schema).exchange_daily (account_id, day, source_currency, destination_currency, completed,
-                source_volume, destination_volume, fees)
-            SELECT account_id, day, source_currency, destination_currency, count(*), sum(source_amount), sum(destination_amount), sum(fee)
-            FROM finished GROUP BY 1, 2, 3, 4
-            ON CONFLICT (account_id, day, source_currency, destination_currency) DO UPDATE SET
-                completed = \(unescaped: schema).exchange_daily.completed + EXCLUDED.completed,
-                source_volume = \(unescaped: schema).exchange_daily.source_volume + EXCLUDED.source_volume,
-                destination_volume = \(unescaped: schema).exchange_daily.destination_volume + EXCLUDED.destination_volume,
-                fees = \(unescaped: schema).exchange_daily.fees + EXCLUDED.fees
-            """, logger: logger)
-        try await connection.query(
-            """
-            WITH input AS (
-                SELECT substr(events.stream_id, 10)::bigint AS id, \(payloadOfVersion: ExchangeEvent.schemaVersion) AS data
-                FROM events
-                WHERE \(eventsIn: selection) AND events.stream_id LIKE 'exchange-%' AND events.event_type = 'ExchangeFailed'
-            ), finished AS (
-                UPDATE \(unescaped: schema).exchange_timings AS timings SET finished_at = (input.data->>'failedAt')::timestamptz,
-                    outcome = 'FAILED', failure_reason = input.data->>'reason'
-                FROM input
-                WHERE timings.exchange_id = input.id AND timings.outcome IS NULL
-                RETURNING timings.account_id, timings.day, timings.source_currency, timings.destination_currency, timings.failure_reason),
-            counted AS (
-                INSERT INTO \(unescaped: schema).exchange_daily (account_id, day, source_currency, destination_currency, failed)
-                SELECT account_id, day, source_currency, destination_currency, count(*) FROM finished GROUP BY 1, 2, 3, 4
-                ON CONFLICT (account_id, day, source_currency, destination_currency)
-                    DO UPDATE SET failed = \(unescaped: schema).exchange_daily.failed + EXCLUDED.failed)
-            INSERT INTO \(unescaped: schema).exchange_failures (account_id, day, source_currency, destination_currency, failure_reason, failed)
-            SELECT account_id, day, source_currency, destination_currency, failure_reason, count(*) FROM finished GROUP BY 1, 2, 3, 4, 5
+                UPDATE \(unescaped: schema).exchange_timings AS timings SET finished_at = finishes.finished_at,
+                    outcome = CASE WHEN finishes.completed THEN 'COMPLETED' ELSE 'FAILED' END,
+                    source_amount = CASE WHEN finishes.completed THEN (finishes.data->>'sourceAmount')::numeric ELSE timings.source_amount END,
+                    destination_amount = CASE WHEN finishes.completed THEN (finishes.data->>'destinationAmount')::numeric
+                                              ELSE timings.destination_amount END,
+                    failure_reason = CASE WHEN finishes.completed THEN timings.failure_reason ELSE finishes.data->>'reason' END,
+                    seconds_to_complete = CASE WHEN finishes.completed
+                                               THEN EXTRACT(EPOCH FROM (finishes.finished_at - timings.created_at))
+                                               ELSE timings.seconds_to_complete END
+                FROM finishes
+                WHERE timings.exchange_id = finishes.id AND timings.outcome IS NULL
+                RETURNING timings.account_id, timings.day, timings.source_currency, timings.destination_currency, timings.source_amount,
+                    timings.destination_amount, timings.fee, timings.outcome, timings.failure_reason
+            ), counted AS (
+                SELECT *, 1 AS created FROM inserted
+                UNION ALL
+                SELECT *, 0 AS created FROM finished
+            ), daily AS (
+                INSERT INTO \(unescaped: schema).exchange_daily AS daily (account_id, day, source_currency, destination_currency, created,
+                    completed, failed, source_volume, destination_volume, fees)
+                SELECT account_id, day, source_currency, destination_currency, sum(created),
+                    count(*) FILTER (WHERE outcome = 'COMPLETED'), count(*) FILTER (WHERE outcome = 'FAILED'),
+                    COALESCE(sum(source_amount) FILTER (WHERE outcome = 'COMPLETED'), 0),
+                    COALESCE(sum(destination_amount) FILTER (WHERE outcome = 'COMPLETED'), 0),
+                    COALESCE(sum(fee) FILTER (WHERE outcome = 'COMPLETED'), 0)
+                FROM counted GROUP BY 1, 2, 3, 4
+                ON CONFLICT (account_id, day, source_currency, destination_currency) DO UPDATE SET
+                    created = daily.created + EXCLUDED.created, completed = daily.completed + EXCLUDED.completed,
+                    failed = daily.failed + EXCLUDED.failed, source_volume = daily.source_volume + EXCLUDED.source_volume,
+                    destination_volume = daily.destination_volume + EXCLUDED.destination_volume, fees = daily.fees + EXCLUDED.fees)
+            INSERT INTO \(unescaped: schema).exchange_failures AS failures (account_id, day, source_currency, destination_currency,
+                failure_reason, failed)
+            SELECT account_id, day, source_currency, destination_currency, failure_reason, count(*)
+            FROM counted WHERE outcome = 'FAILED' GROUP BY 1, 2, 3, 4, 5
             ON CONFLICT (account_id, day, source_currency, destination_currency, failure_reason)
-                DO UPDATE SET failed = \(unescaped: schema).exchange_failures.failed + EXCLUDED.failed
+                DO UPDATE SET failed = failures.failed + EXCLUDED.failed
             """, logger: logger)
     }
 }

@@ -10,6 +10,46 @@ public protocol AsyncProjection: Sendable {
     var name: String { get }
     /// Applies one batch inside the runner's transaction, which also advances the checkpoint.
     func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws
+    /// Applies one batch and, when its last write is one statement that can carry it, advances
+    /// the checkpoint in that statement (`\(advancing:)`); returns whether it did, and the runner
+    /// advances it otherwise. A round trip less while the batch holds a transaction id, which
+    /// every runner's reads wait behind (the xid8 rule). By default: `apply`, then false.
+    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+}
+
+extension AsyncProjection {
+    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        try await apply(events, on: connection, logger: logger)
+        return false
+    }
+}
+
+/// A runner's checkpoint moved to its batch's last event, for a projection to write in its own
+/// statement (`AsyncProjection.apply(_:advancing:on:logger:)`).
+public struct CheckpointAdvance: Sendable {
+    public let name: String
+    public let cursor: GlobalCursor
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// A data-modifying CTE (`advanced_checkpoint AS (…),`, with its comma) that moves the
+    /// checkpoint, the same write as the runner's own `AdvanceCheckpoint`; nothing when nil. Put
+    /// it first among a statement's `WITH` items.
+    public mutating func appendInterpolation(advancing checkpoint: CheckpointAdvance?) {
+        guard let checkpoint else { return }
+        appendLiteral("advanced_checkpoint AS (INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (")
+        appendInterpolation(checkpoint.name)
+        appendLiteral(", ")
+        appendInterpolation(String(checkpoint.cursor.transactionId))
+        appendLiteral("::xid8, ")
+        appendInterpolation(checkpoint.cursor.position)
+        appendLiteral(
+            ", now()) ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()), "
+        )
+    }
 }
 
 /// Follows the global order with the xid8 rule (never skipping a late commit) and applies each
@@ -47,16 +87,18 @@ public struct ProjectionRunner: Service {
         let batchSize = self.batchSize
         let projection = self.projection
         return try await client.withTransaction(logger: logger) { connection in
-            guard try await Self.lock(name, wait: false, on: connection, logger: logger) else { return 0 }
-            // The checkpoint is read by the same statement as the events after it (a statement
-            // after the lock, so it sees the last holder's commit): a round trip less per batch,
-            // and each round trip of a batch adds to the lag under load.
+            // One statement takes the projection's lock, reads its checkpoint and the events after
+            // it: no rows when another runner holds the lock. Each round trip of a batch adds to
+            // the lag under load (docs/PERFORMANCE.md).
             let events = try await EventStore.decode(
-                try await connection.execute(Prepared(ReadAfterCheckpoint.self, try PostgresBindings(name, batchSize)), logger: logger))
+                try await connection.execute(
+                    Prepared(LockAndReadAfterCheckpoint.self, try PostgresBindings(name, batchSize, Self.lockClass)), logger: logger))
             guard let last = events.last else { return 0 }
-            try await projection.apply(events, on: connection, logger: logger)
-            try await connection.run(
-                AdvanceCheckpoint.self, try PostgresBindings(String(last.transactionId), last.globalPosition, name), logger: logger)
+            let checkpoint = CheckpointAdvance(name: name, cursor: GlobalCursor(transactionId: last.transactionId, position: last.globalPosition))
+            if try await !projection.apply(events, advancing: checkpoint, on: connection, logger: logger) {
+                try await connection.run(
+                    AdvanceCheckpoint.self, try PostgresBindings(String(last.transactionId), last.globalPosition, name), logger: logger)
+            }
             return events.count
         }
     }
@@ -70,40 +112,36 @@ public struct ProjectionRunner: Service {
             """
     }
 
-    /// The global order's next events after the checkpoint (from the start when there is none),
-    /// by the xid8 rule of `EventStore.readGlobal`. The checkpoint's fields are init plans, so
-    /// the events are still a range scan of the global-order index.
-    enum ReadAfterCheckpoint: PreparedSQL {
-        static let sql = EventStore.globalOrderSQL(
-            after: """
-                (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
-                 COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
-                """,
-            limit: "$2")
-    }
-
-    enum TryLock: PreparedSQL {
-        static let sql = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
+    /// Takes the projection's advisory lock for the transaction (`lock(_:wait: false)`) and,
+    /// when it got it, reads the global order's next events after the checkpoint (from the start
+    /// when there is none), by the xid8 rule of `EventStore.readGlobal`. The lock is a
+    /// materialized CTE, so it is tried once, before the events are read; the checkpoint is read
+    /// after it, so it sees the last holder's commit. The checkpoint's fields are init plans,
+    /// so the events are still a range scan of the global-order index.
+    enum LockAndReadAfterCheckpoint: PreparedSQL {
+        static let sql =
+            "WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($3, hashtext($1)) AS held)\n"
+            + EventStore.globalOrderSQL(
+                after: """
+                    (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+                     COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
+                    """,
+                and: "(SELECT held FROM lock)",
+                limit: "$2")
     }
 
     enum ReadCheckpoint: PreparedSQL {
         static let sql = "SELECT transaction_id::text, position FROM checkpoints WHERE name = $1"
     }
 
-    /// Takes the projection's advisory lock for the transaction: one runner (or rebuild swap) at
-    /// a time, in any number of processes. Not a row lock on the checkpoint: `FOR UPDATE` gives
-    /// the batch a transaction id from its first statement, and while that id is open no runner
-    /// can read past it (the visibility horizon), so every other runner waited for this batch.
+    /// Waits for the projection's advisory lock and holds it for the transaction: one runner (or
+    /// rebuild swap) at a time, in any number of processes. (A runner only tries it, in the
+    /// statement that reads its batch.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
+    /// batch a transaction id from its first statement, and while that id is open no runner can
+    /// read past it (the visibility horizon), so every other runner waited for this batch.
     /// Without it the batch gets an id only when it first writes, at its end.
-    public static func lock(_ name: String, wait: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        if wait {
-            try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
-            return true
-        }
-        for try await row in try await connection.execute(Prepared(TryLock.self, try PostgresBindings(lockClass, name)), logger: logger) {
-            return try row.decode(Bool.self)
-        }
-        return false
+    public static func lock(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
     }
 
     /// The first key of the projections' advisory locks (the migrator's lock is a single key).

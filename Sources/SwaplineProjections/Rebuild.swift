@@ -147,7 +147,7 @@ public struct ProjectionRebuilder: Sendable {
                 try await Self.catchUp(copy, from: from, horizon: false, batchSize: batchSize, on: connection, logger: logger)
             } else {
                 // The runners' lock: a batch in progress finishes first, and none starts until the swap commits.
-                _ = try await ProjectionRunner.lock(projection.name, wait: true, on: connection, logger: logger)
+                try await ProjectionRunner.lock(projection.name, on: connection, logger: logger)
                 try await connection.query(
                     "INSERT INTO checkpoints (name) VALUES (\(projection.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
                 let cursor = try await Self.catchUp(copy, from: from, horizon: true, batchSize: batchSize, on: connection, logger: logger)
