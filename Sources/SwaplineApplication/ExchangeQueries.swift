@@ -30,6 +30,13 @@ public struct ExchangePage: Sendable {
     public var nextCursor: String?
 }
 
+/// What `ExchangeQueries.get(account:id:unlessVersion:)` found.
+public enum ExchangeLookup: Sendable {
+    /// The exchange's stream is still at the version the caller knows.
+    case unchanged
+    case found(ExchangeView, version: Int64)
+}
+
 /// Reads of `read.exchanges`, which the appends keep current in their own transactions, so a
 /// caller always sees its own create.
 public struct ExchangeQueries: Sendable {
@@ -37,7 +44,7 @@ public struct ExchangeQueries: Sendable {
     public let logger: Logger
     public static let maximumPageSize = 500
     /// Concurrent gets, read in one statement.
-    let lookups: RoundTripBatcher<Lookup, ExchangeView?>
+    let lookups: RoundTripBatcher<Lookup, ExchangeLookup?>
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -52,28 +59,55 @@ public struct ExchangeQueries: Sendable {
 
     /// The exchange if it is the account's; another account's is as missing as none.
     public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeView {
-        guard let view = try await lookups.submit(Lookup(id: id, account: account)) else {
-            throw SwaplineError.notFound("exchange \(id) not found")
+        guard case .found(let view, _) = try await get(account: account, id: id, unlessVersion: nil) else {
+            preconditionFailure("an exchange looked up without a known version is always found or missing")
         }
         return view
     }
 
-    struct Lookup: Hashable, Sendable {
+    /// The exchange if it is the account's, or `.unchanged` when its stream is still at `known`:
+    /// a caller that kept what it made of that version (a rendered body) skips decoding the row.
+    /// Another account's exchange is as missing as none.
+    public func get(account: AccountID, id: ExchangeID, unlessVersion known: Int64?) async throws -> ExchangeLookup {
+        guard let found = try await lookups.submit(Lookup(id: id, account: account, knownVersion: known)) else {
+            throw SwaplineError.notFound("exchange \(id) not found")
+        }
+        return found
+    }
+
+    struct Lookup: Sendable {
         var id: ExchangeID
         var account: AccountID
+        var knownVersion: Int64?
     }
 
-    static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [ExchangeView?] {
+    struct Key: Hashable {
+        var id: ExchangeID
+        var account: String
+    }
+
+    static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [ExchangeLookup?] {
         let rows = try await client.execute(
             Prepared(FindExchanges.self, try PostgresBindings(lookups.map(\.id), lookups.map(\.account.rawValue))), logger: logger)
-        var found: [Lookup: ExchangeView] = [:]
-        for view in try await decode(rows) { found[Lookup(id: view.id, account: view.account)] = view }
-        return lookups.map { found[$0] }
+        var rowsByKey: [Key: (version: Int64, row: PostgresRow)] = [:]
+        for try await row in rows {
+            let (id, account, version) = try row.decode((Int64, String, Int64).self)
+            rowsByKey[Key(id: id, account: account)] = (version, row)
+        }
+        var decoded: [Key: ExchangeView] = [:]
+        return try lookups.map { lookup -> ExchangeLookup? in
+            let key = Key(id: lookup.id, account: lookup.account.rawValue)
+            guard let (version, row) = rowsByKey[key] else { return nil }
+            if lookup.knownVersion == version { return .unchanged }
+            if decoded[key] == nil { decoded[key] = try decode(row, columnsFrom: 3) }
+            return decoded[key].map { .found($0, version: version) }
+        }
     }
 
+    /// The stream version first, so a known one is found before the rest of the row is decoded.
     enum FindExchanges: PreparedSQL {
         static let sql = """
-            SELECT \(columns) FROM read.exchanges
+            SELECT id, account_id, stream_version, \(columns) FROM read.exchanges
             JOIN unnest($1::bigint[], $2::text[]) AS wanted(id, account_id) USING (id, account_id)
             """
     }
@@ -125,17 +159,25 @@ public struct ExchangeQueries: Sendable {
     static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [ExchangeView] where Rows.Element == PostgresRow {
         var views: [ExchangeView] = []
         for try await row in rows {
-            let (id, account, source, destination, direction, sourceAmount, destinationAmount, rate, fee, state, reason, createdAt, updatedAt) =
-                try row.decode((Int64, String, String, String, String, String, String, String, String, String, String?, Date, Date).self)
-            guard let accountID = AccountID(account) else { continue }
-            views.append(
-                ExchangeView(
-                    id: id, account: accountID, pair: CurrencyPair(Currency(source), Currency(destination)),
-                    direction: Direction(rawValue: direction) ?? .sell,
-                    sourceAmount: try Amount.parseDecimal(sourceAmount), destinationAmount: try Amount.parseDecimal(destinationAmount),
-                    rate: try Amount.parseDecimal(rate), fee: try Amount.parseDecimal(fee), state: state,
-                    failureReason: reason.flatMap(FailureReason.init(rawValue:)), createdAt: createdAt, updatedAt: updatedAt))
+            if let view = try decode(row, columnsFrom: 0) { views.append(view) }
         }
         return views
+    }
+
+    /// The view from `columns`, which start at column `first` of the row.
+    static func decode(_ row: PostgresRow, columnsFrom first: Int) throws -> ExchangeView? {
+        let cells = row.makeRandomAccess()
+        func cell<Value: PostgresDecodable>(_ index: Int, _ type: Value.Type) throws -> Value {
+            try cells[first + index].decode(type, context: .default)
+        }
+        guard let account = AccountID(try cell(1, String.self)) else { return nil }
+        return ExchangeView(
+            id: try cell(0, Int64.self), account: account,
+            pair: CurrencyPair(Currency(try cell(2, String.self)), Currency(try cell(3, String.self))),
+            direction: Direction(rawValue: try cell(4, String.self)) ?? .sell,
+            sourceAmount: try Amount.parseDecimal(try cell(5, String.self)), destinationAmount: try Amount.parseDecimal(try cell(6, String.self)),
+            rate: try Amount.parseDecimal(try cell(7, String.self)), fee: try Amount.parseDecimal(try cell(8, String.self)),
+            state: try cell(9, String.self), failureReason: try cell(10, String?.self).flatMap(FailureReason.init(rawValue:)),
+            createdAt: try cell(11, Date.self), updatedAt: try cell(12, Date.self))
     }
 }

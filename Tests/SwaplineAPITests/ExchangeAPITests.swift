@@ -256,6 +256,8 @@ struct ExchangeAPITests {
             let other = try await api.merchant()
             let created = try await api.call("/api/v1/exchange/create", merchant, payload: "{\(pair), \"amount\": 100}")
             let id = try #require(created.number("id"))
+            // Also once the owner's get has its body rendered and kept (RenderedExchangeBodies).
+            #expect(try await api.call("/api/v1/exchange/get", merchant, payload: #"{"id": \#(id)}"#).status == 200)
             #expect(try await api.call("/api/v1/exchange/get", other, payload: #"{"id": \#(id)}"#).errorCode == "004")
             #expect(try await api.call("/api/v1/exchange/get", merchant, payload: #"{"id": 999999}"#).errorCode == "004")
             #expect(try await api.call("/api/v1/exchange/get", merchant, payload: #"{"id": "abc"}"#).errorCode == "001")

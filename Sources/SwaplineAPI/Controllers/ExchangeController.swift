@@ -11,6 +11,8 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     let queries: ExchangeQueries
     let statistics: StatisticsQueries
     let authenticator: RequestAuthenticator
+    /// exchange/get's last bodies, rendered once per version.
+    let renderedBodies = RenderedExchangeBodies()
     var market: Market { exchanges.market }
 
     func addRoutes(to router: some RouterMethods<Context>) {
@@ -128,8 +130,18 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     func get(_ request: Request) async throws -> Response {
         let signed = try await authenticator.authenticate(request)
         let id = try signed.payload.identifier("id")
-        let view = try await queries.get(account: signed.account, id: id)
-        return .json(Render.exchange(view, market: market))
+        let kept = renderedBodies.body(of: id)
+        let body: ByteBuffer
+        switch (try await queries.get(account: signed.account, id: id, unlessVersion: kept?.version), kept) {
+        case (.found(let view, let version), _):
+            body = ByteBuffer(string: Render.exchange(view, market: market).serialized())
+            renderedBodies.keep(body, of: id, version: version)
+        case (.unchanged, let kept?):
+            body = kept.body
+        case (.unchanged, nil):
+            preconditionFailure("only a known version is answered unchanged")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
 
     func list(_ request: Request) async throws -> Response {
