@@ -197,16 +197,21 @@ public struct AccountService: Sendable {
     /// this earlier record too; only a read's record can be lost in a crash, and replaying a read
     /// changes nothing.
     public func recordRequest(key: String, signature: String) async throws -> Bool {
-        try await seenRequests.submit(SeenRequest(key: key, signature: signature))
+        try await record(SeenRequest(key: key, signature: signature))
+    }
+
+    /// Records a signed request (see `recordRequest(key:signature:)`); false for a replay.
+    public func record(_ request: SeenRequest) async throws -> Bool {
+        try await seenRequests.submit(request)
     }
 
     /// A request as the replay guard keeps it: SHA-256 of `key + " " + signature` (the signature
     /// in lower-case hex, always 128 characters, so the pair is unambiguous), as
     /// `schema/0011_seen_request_digests.sql` computes it for older rows.
-    struct SeenRequest: Hashable, Comparable, Sendable {
-        var digest: ByteBuffer
+    public struct SeenRequest: Hashable, Comparable, Sendable {
+        public var digest: ByteBuffer
 
-        init(key: String, signature: String) {
+        public init(key: String, signature: String) {
             var hash = SHA256()
             hash.update(data: Array(key.utf8))
             hash.update(data: [UInt8(ascii: " ")])
@@ -216,7 +221,7 @@ public struct AccountService: Sendable {
 
         init(digest: ByteBuffer) { self.digest = digest }
 
-        static func < (left: Self, right: Self) -> Bool {
+        public static func < (left: Self, right: Self) -> Bool {
             left.digest.readableBytesView.lexicographicallyPrecedes(right.digest.readableBytesView)
         }
     }
@@ -225,25 +230,49 @@ public struct AccountService: Sendable {
     /// occurrence is the request, the others are replays. Rows go in digest order, so two batches
     /// that share rows (only replays do) lock them in the same order and cannot deadlock.
     static func record(_ requests: [SeenRequest], client: PostgresClient, logger: Logger) async throws -> [Bool] {
-        let distinct = Set(requests).sorted()
         var fresh = Set<SeenRequest>()
-        let rows = try await client.execute(Prepared(RecordRequest.self, try PostgresBindings(distinct.map(\.digest))), logger: logger)
+        let rows = try await client.execute(Prepared(RecordRequest.self, try PostgresBindings(distinctDigests(requests))), logger: logger)
         for try await digest in rows.decode(ByteBuffer.self) {
             fresh.insert(SeenRequest(digest: digest))
         }
-        return requests.map { fresh.remove($0) != nil }
+        return firstSightings(requests, fresh: fresh)
     }
 
-    enum RecordRequest: PreparedSQL {
-        static let sql = """
-            WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
+    /// A batch's digests as its statement records them: each once, in digest order.
+    public static func distinctDigests(_ requests: [SeenRequest]) -> [ByteBuffer] {
+        Set(requests).sorted().map(\.digest)
+    }
+
+    /// Which of the batch's requests are new: those the statement recorded (`fresh`), each at its
+    /// first occurrence in the batch; a later copy is a replay.
+    public static func firstSightings(_ requests: [SeenRequest?], fresh: Set<SeenRequest>) -> [Bool] {
+        var fresh = fresh
+        return requests.map { $0.map { fresh.remove($0) != nil } ?? true }
+    }
+
+    /// The replay guard's insert, as a `recorded` CTE over the digests in `$<parameter>`,
+    /// returning the digests it recorded: the rest were seen inside the window. For this
+    /// statement's transaction `synchronous_commit` is off (see `recordRequest`).
+    public static func recordingSQL(digestsParameter parameter: Int) -> String {
+        """
+        async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+        recorded AS (
             INSERT INTO seen_request_digests (digest)
             SELECT request.digest
-            FROM async_commit, unnest($1::bytea[]) WITH ORDINALITY AS request(digest, position)
+            FROM async_commit, unnest($\(parameter)::bytea[]) WITH ORDINALITY AS request(digest, position)
             ORDER BY request.position
             ON CONFLICT (digest) DO UPDATE SET seen_at = now()
                 WHERE seen_request_digests.seen_at < now() - interval '6 minutes'
-            RETURNING digest
-            """
+            RETURNING digest)
+        """
     }
+
+    enum RecordRequest: PreparedSQL {
+        static let sql = "WITH \(recordingSQL(digestsParameter: 1)) SELECT digest FROM recorded"
+    }
+}
+
+extension SwaplineError {
+    /// A signed request whose key and signature were already seen inside the timestamp window.
+    public static let replayed = SwaplineError(.replayedRequest, "this request was already received; sign a new one with a fresh timestamp")
 }

@@ -35,6 +35,8 @@ public enum ExchangeLookup: Sendable {
     /// The exchange's stream is still at the version the caller knows.
     case unchanged
     case found(ExchangeView, version: Int64)
+    /// The request was seen before: a replay (only in a batch; `get` throws it).
+    case replayed
 }
 
 /// Reads of `read.exchanges`, which the appends keep current in their own transactions, so a
@@ -59,7 +61,7 @@ public struct ExchangeQueries: Sendable {
 
     /// The exchange if it is the account's; another account's is as missing as none.
     public func get(account: AccountID, id: ExchangeID) async throws -> ExchangeView {
-        guard case .found(let view, _) = try await get(account: account, id: id, unlessVersion: nil) else {
+        guard case .found(let view, _) = try await get(account: account, id: id, unlessVersion: nil, recording: nil) else {
             preconditionFailure("an exchange looked up without a known version is always found or missing")
         }
         return view
@@ -68,10 +70,17 @@ public struct ExchangeQueries: Sendable {
     /// The exchange if it is the account's, or `.unchanged` when its stream is still at `known`:
     /// a caller that kept what it made of that version (a rendered body) skips decoding the row.
     /// Another account's exchange is as missing as none.
-    public func get(account: AccountID, id: ExchangeID, unlessVersion known: Int64?) async throws -> ExchangeLookup {
-        guard let found = try await lookups.submit(Lookup(id: id, account: account, knownVersion: known)) else {
+    ///
+    /// `seen`, a signed request not yet recorded by the replay guard, is recorded by the same
+    /// statement that reads the exchange (a round trip less per exchange/get; nothing is written
+    /// before the check, as for any read); a replay is refused before anything else is answered.
+    public func get(account: AccountID, id: ExchangeID, unlessVersion known: Int64?, recording seen: AccountService.SeenRequest?)
+        async throws -> ExchangeLookup
+    {
+        guard let found = try await lookups.submit(Lookup(id: id, account: account, knownVersion: known, seen: seen)) else {
             throw SwaplineError.notFound("exchange \(id) not found")
         }
+        if case .replayed = found { throw SwaplineError.replayed }
         return found
     }
 
@@ -79,6 +88,7 @@ public struct ExchangeQueries: Sendable {
         var id: ExchangeID
         var account: AccountID
         var knownVersion: Int64?
+        var seen: AccountService.SeenRequest?
     }
 
     struct Key: Hashable {
@@ -87,28 +97,42 @@ public struct ExchangeQueries: Sendable {
     }
 
     static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [ExchangeLookup?] {
+        let seen = lookups.compactMap(\.seen)
         let rows = try await client.execute(
-            Prepared(FindExchanges.self, try PostgresBindings(lookups.map(\.id), lookups.map(\.account.rawValue))), logger: logger)
+            Prepared(
+                FindExchanges.self,
+                try PostgresBindings(lookups.map(\.id), lookups.map(\.account.rawValue), AccountService.distinctDigests(seen))),
+            logger: logger)
+        var fresh = Set<AccountService.SeenRequest>()
         var rowsByKey: [Key: (version: Int64, row: PostgresRow)] = [:]
         for try await row in rows {
-            let (id, account, version) = try row.decode((Int64, String, Int64).self)
-            rowsByKey[Key(id: id, account: account)] = (version, row)
+            let (recorded, id, account, version) = try row.decode(([ByteBuffer]?, Int64?, String?, Int64?).self)
+            for digest in recorded ?? [] { fresh.insert(AccountService.SeenRequest(digest: digest)) }
+            if let id, let account, let version { rowsByKey[Key(id: id, account: account)] = (version, row) }
         }
+        let isNew = AccountService.firstSightings(lookups.map(\.seen), fresh: fresh)
         var decoded: [Key: ExchangeView] = [:]
-        return try lookups.map { lookup -> ExchangeLookup? in
+        return try zip(lookups, isNew).map { lookup, isNew -> ExchangeLookup? in
+            guard isNew else { return .replayed }
             let key = Key(id: lookup.id, account: lookup.account.rawValue)
             guard let (version, row) = rowsByKey[key] else { return nil }
             if lookup.knownVersion == version { return .unchanged }
-            if decoded[key] == nil { decoded[key] = try decode(row, columnsFrom: 3) }
+            if decoded[key] == nil { decoded[key] = try decode(row, columnsFrom: 4) }
             return decoded[key].map { .found($0, version: version) }
         }
     }
 
-    /// The stream version first, so a known one is found before the rest of the row is decoded.
+    /// The replay guard's records of the batch's requests (what it recorded, on every row; one row
+    /// with no exchange when none is found), then the exchanges, each stream version before the
+    /// rest of its row so a known one is found without decoding the rest.
     enum FindExchanges: PreparedSQL {
         static let sql = """
-            SELECT id, account_id, stream_version, \(columns) FROM read.exchanges
-            JOIN unnest($1::bigint[], $2::text[]) AS wanted(id, account_id) USING (id, account_id)
+            WITH \(AccountService.recordingSQL(digestsParameter: 3))
+            SELECT recorded.digests, found.* FROM (SELECT array_agg(digest) AS digests FROM recorded) AS recorded
+            LEFT JOIN (
+                SELECT id, account_id, stream_version, \(columns) FROM read.exchanges
+                JOIN unnest($1::bigint[], $2::text[]) AS wanted(id, account_id) USING (id, account_id)
+            ) AS found ON true
             """
     }
 

@@ -23,6 +23,15 @@ struct RequestAuthenticator: Sendable {
     static let timestampWindowMilliseconds: Int64 = 3 * 60 * 1000
 
     func authenticate(_ request: Request) async throws -> SignedRequest {
+        let (signed, seen) = try await authenticateUnrecorded(request)
+        guard try await accounts.record(seen) else { throw SwaplineError.replayed }
+        return signed
+    }
+
+    /// Every check but the replay guard's: the caller records `seen` itself, in a statement of
+    /// its own work (exchange/get, with its read), and refuses the request if it was seen before.
+    /// Only for requests that change nothing until that answer is in.
+    func authenticateUnrecorded(_ request: Request) async throws -> (SignedRequest, AccountService.SeenRequest) {
         var request = request
         let body: ByteBuffer
         do {
@@ -71,9 +80,9 @@ struct RequestAuthenticator: Sendable {
             throw SwaplineError.badRequest("account must be a string, got \(other.kindDescription)")
         }
         let payload = try Payload(document["payload"])
-        guard try await accounts.recordRequest(key: key, signature: sign.lowercased()) else {
-            throw SwaplineError(.replayedRequest, "this request was already received; sign a new one with a fresh timestamp")
-        }
-        return SignedRequest(account: record.account, key: key, payload: payload, requestId: UUID().uuidString.lowercased())
+        return (
+            SignedRequest(account: record.account, key: key, payload: payload, requestId: UUID().uuidString.lowercased()),
+            AccountService.SeenRequest(key: key, signature: sign.lowercased())
+        )
     }
 }

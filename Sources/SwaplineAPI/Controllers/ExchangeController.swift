@@ -128,11 +128,18 @@ struct ExchangeController<Context: RequestContext>: Sendable {
     }
 
     func get(_ request: Request) async throws -> Response {
-        let signed = try await authenticator.authenticate(request)
-        let id = try signed.payload.identifier("id")
+        // The replay guard's record goes with the read, in one statement (ExchangeQueries.get).
+        let (signed, seen) = try await authenticator.authenticateUnrecorded(request)
+        let id: ExchangeID
+        do {
+            id = try signed.payload.identifier("id")
+        } catch {
+            guard try await accounts.record(seen) else { throw SwaplineError.replayed }
+            throw error
+        }
         let kept = renderedBodies.body(of: id)
         let body: ByteBuffer
-        switch (try await queries.get(account: signed.account, id: id, unlessVersion: kept?.version), kept) {
+        switch (try await queries.get(account: signed.account, id: id, unlessVersion: kept?.version, recording: seen), kept) {
         case (.found(let view, let version), _):
             body = ByteBuffer(string: Render.exchange(view, market: market).serialized())
             renderedBodies.keep(body, of: id, version: version)
@@ -140,6 +147,8 @@ struct ExchangeController<Context: RequestContext>: Sendable {
             body = kept.body
         case (.unchanged, nil):
             preconditionFailure("only a known version is answered unchanged")
+        case (.replayed, _):
+            throw SwaplineError.replayed  // ExchangeQueries.get throws it first.
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
