@@ -87,12 +87,13 @@ public struct ProjectionRunner: Service {
         let batchSize = self.batchSize
         let projection = self.projection
         return try await client.withTransaction(logger: logger) { connection in
-            // One statement takes the projection's lock, reads its checkpoint and the events after
-            // it: no rows when another runner holds the lock. Each round trip of a batch adds to
-            // the lag under load (docs/PERFORMANCE.md).
+            guard try await Self.tryLock(name, on: connection, logger: logger) else { return 0 }
+            // The checkpoint is read by the same statement as the events after it, a statement
+            // after the lock's: a statement's snapshot is taken when it starts, so a lock taken
+            // inside the reading statement could see the checkpoint from before the last holder's
+            // commit and apply its batch again.
             let events = try await EventStore.decode(
-                try await connection.execute(
-                    Prepared(LockAndReadAfterCheckpoint.self, try PostgresBindings(name, batchSize, Self.lockClass)), logger: logger))
+                try await connection.execute(Prepared(ReadAfterCheckpoint.self, try PostgresBindings(name, batchSize)), logger: logger))
             guard let last = events.last else { return 0 }
             let checkpoint = CheckpointAdvance(name: name, cursor: GlobalCursor(transactionId: last.transactionId, position: last.globalPosition))
             if try await !projection.apply(events, advancing: checkpoint, on: connection, logger: logger) {
@@ -112,22 +113,29 @@ public struct ProjectionRunner: Service {
             """
     }
 
-    /// Takes the projection's advisory lock for the transaction (`lock(_:wait: false)`) and,
-    /// when it got it, reads the global order's next events after the checkpoint (from the start
-    /// when there is none), by the xid8 rule of `EventStore.readGlobal`. The lock is a
-    /// materialized CTE, so it is tried once, before the events are read; the checkpoint is read
-    /// after it, so it sees the last holder's commit. The checkpoint's fields are init plans,
-    /// so the events are still a range scan of the global-order index.
-    enum LockAndReadAfterCheckpoint: PreparedSQL {
-        static let sql =
-            "WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($3, hashtext($1)) AS held)\n"
-            + EventStore.globalOrderSQL(
-                after: """
-                    (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
-                     COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
-                    """,
-                and: "(SELECT held FROM lock)",
-                limit: "$2")
+    /// The global order's next events after the checkpoint (from the start when there is none),
+    /// by the xid8 rule of `EventStore.readGlobal`. The checkpoint's fields are init plans, so
+    /// the events are still a range scan of the global-order index.
+    enum ReadAfterCheckpoint: PreparedSQL {
+        static let sql = EventStore.globalOrderSQL(
+            after: """
+                (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+                 COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
+                """,
+            limit: "$2")
+    }
+
+    enum TryLock: PreparedSQL {
+        static let sql = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
+    }
+
+    /// Tries the projection's advisory lock (`lock(_:on:logger:)`) without waiting: false when
+    /// another runner holds it.
+    static func tryLock(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        for try await row in try await connection.execute(Prepared(TryLock.self, try PostgresBindings(lockClass, name)), logger: logger) {
+            return try row.decode(Bool.self)
+        }
+        return false
     }
 
     enum ReadCheckpoint: PreparedSQL {
@@ -135,8 +143,8 @@ public struct ProjectionRunner: Service {
     }
 
     /// Waits for the projection's advisory lock and holds it for the transaction: one runner (or
-    /// rebuild swap) at a time, in any number of processes. (A runner only tries it, in the
-    /// statement that reads its batch.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
+    /// rebuild swap) at a time, in any number of processes. (A runner only tries it,
+    /// `tryLock`.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
     /// batch a transaction id from its first statement, and while that id is open no runner can
     /// read past it (the visibility horizon), so every other runner waited for this batch.
     /// Without it the batch gets an id only when it first writes, at its end.
