@@ -30,13 +30,11 @@ public struct ExchangePage: Sendable {
     public var nextCursor: String?
 }
 
-/// What `ExchangeQueries.get(account:id:unlessVersion:)` found.
+/// What `ExchangeQueries.get(account:id:unlessVersion:recording:)` found.
 public enum ExchangeLookup: Sendable {
     /// The exchange's stream is still at the version the caller knows.
     case unchanged
     case found(ExchangeView, version: Int64)
-    /// The request was seen before: a replay (only in a batch; `get` throws it).
-    case replayed
 }
 
 /// Reads of `read.exchanges`, which the appends keep current in their own transactions, so a
@@ -46,7 +44,7 @@ public struct ExchangeQueries: Sendable {
     public let logger: Logger
     public static let maximumPageSize = 500
     /// Concurrent gets, read in one statement.
-    let lookups: RoundTripBatcher<Lookup, ExchangeLookup?>
+    let lookups: RoundTripBatcher<Lookup, Answer>
 
     public init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -77,11 +75,18 @@ public struct ExchangeQueries: Sendable {
     public func get(account: AccountID, id: ExchangeID, unlessVersion known: Int64?, recording seen: AccountService.SeenRequest?)
         async throws -> ExchangeLookup
     {
-        guard let found = try await lookups.submit(Lookup(id: id, account: account, knownVersion: known, seen: seen)) else {
-            throw SwaplineError.notFound("exchange \(id) not found")
+        switch try await lookups.submit(Lookup(id: id, account: account, knownVersion: known, seen: seen)) {
+        case .replayed: throw SwaplineError.replayed
+        case .missing: throw SwaplineError.notFound("exchange \(id) not found")
+        case .found(let lookup): return lookup
         }
-        if case .replayed = found { throw SwaplineError.replayed }
-        return found
+    }
+
+    /// One lookup's answer in a batch.
+    enum Answer: Sendable {
+        case replayed
+        case missing
+        case found(ExchangeLookup)
     }
 
     struct Lookup: Sendable {
@@ -96,7 +101,7 @@ public struct ExchangeQueries: Sendable {
         var account: String
     }
 
-    static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [ExchangeLookup?] {
+    static func find(_ lookups: [Lookup], client: PostgresClient, logger: Logger) async throws -> [Answer] {
         let seen = lookups.compactMap(\.seen)
         let rows = try await client.execute(
             Prepared(
@@ -112,13 +117,13 @@ public struct ExchangeQueries: Sendable {
         }
         let isNew = AccountService.firstSightings(lookups.map(\.seen), fresh: fresh)
         var decoded: [Key: ExchangeView] = [:]
-        return try zip(lookups, isNew).map { lookup, isNew -> ExchangeLookup? in
+        return try zip(lookups, isNew).map { lookup, isNew -> Answer in
             guard isNew else { return .replayed }
             let key = Key(id: lookup.id, account: lookup.account.rawValue)
-            guard let (version, row) = rowsByKey[key] else { return nil }
-            if lookup.knownVersion == version { return .unchanged }
+            guard let (version, row) = rowsByKey[key] else { return .missing }
+            if lookup.knownVersion == version { return .found(.unchanged) }
             if decoded[key] == nil { decoded[key] = try decode(row, columnsFrom: 4) }
-            return decoded[key].map { .found($0, version: version) }
+            return decoded[key].map { .found(.found($0, version: version)) } ?? .missing
         }
     }
 

@@ -20,23 +20,24 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
     public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        let positions = Self.countedPositions(events)
-        guard !positions.isEmpty else { return }
-        try await apply(.positions(positions), on: connection, logger: logger)
+        _ = try await apply(events, advancing: nil, on: connection, logger: logger)
     }
 
     public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
         async throws -> Bool
     {
-        let positions = Self.countedPositions(events)
-        guard !positions.isEmpty else { return false }
-        try await apply(.positions(positions), advancing: checkpoint, on: connection, logger: logger)
-        return true
+        try await apply(events, advancing: Optional(checkpoint), on: connection, logger: logger)
     }
 
-    /// The batch's events the figures are made of.
-    static func countedPositions(_ events: [RecordedEvent]) -> [Int64] {
-        events.filter { $0.streamId.hasPrefix("exchange-") && counted.contains($0.eventType) }.map(\.globalPosition)
+    /// The batch's counted events in one statement, with the checkpoint when given; false (and
+    /// no statement) when none of them counts.
+    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
+    {
+        let positions = events.filter { $0.streamId.hasPrefix("exchange-") && Self.counted.contains($0.eventType) }.map(\.globalPosition)
+        guard !positions.isEmpty else { return false }
+        try await apply(.positions(positions), advancing: checkpoint, on: connection, logger: logger)
+        return checkpoint != nil
     }
 
     /// The exchange events the figures are made of.

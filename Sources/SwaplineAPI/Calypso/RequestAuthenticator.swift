@@ -24,8 +24,13 @@ struct RequestAuthenticator: Sendable {
 
     func authenticate(_ request: Request) async throws -> SignedRequest {
         let (signed, seen) = try await authenticateUnrecorded(request)
-        guard try await accounts.record(seen) else { throw SwaplineError.replayed }
+        try await record(seen)
         return signed
+    }
+
+    /// The replay guard's record of a request; a replay is refused (106).
+    func record(_ seen: AccountService.SeenRequest) async throws {
+        guard try await accounts.record(seen) else { throw SwaplineError.replayed }
     }
 
     /// Every check but the replay guard's: the caller records `seen` itself, in a statement of

@@ -134,7 +134,7 @@ struct ExchangeController<Context: RequestContext>: Sendable {
         do {
             id = try signed.payload.identifier("id")
         } catch {
-            guard try await accounts.record(seen) else { throw SwaplineError.replayed }
+            try await authenticator.record(seen)
             throw error
         }
         let kept = renderedBodies.body(of: id)
@@ -147,8 +147,6 @@ struct ExchangeController<Context: RequestContext>: Sendable {
             body = kept.body
         case (.unchanged, nil):
             preconditionFailure("only a known version is answered unchanged")
-        case (.replayed, _):
-            throw SwaplineError.replayed  // ExchangeQueries.get throws it first.
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: body))
     }
