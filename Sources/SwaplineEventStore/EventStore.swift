@@ -237,13 +237,11 @@ public struct EventStore: Sendable {
     /// The events after `cursor` (an SQL row of transaction id and position) in the global
     /// order, by the xid8 rule of `readGlobal`: the one text of that rule, for every reader's
     /// statement.
-    /// `condition`, if any, is a further predicate the rows must meet.
-    public static func globalOrderSQL(after cursor: String, and condition: String = "true", limit: String) -> String {
+    public static func globalOrderSQL(after cursor: String, limit: String) -> String {
         """
         SELECT \(columns) FROM events
         WHERE (transaction_id, global_position) > \(cursor)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          AND \(condition)
         ORDER BY events.transaction_id, events.global_position
         LIMIT \(limit)
         """
