@@ -236,10 +236,10 @@ public struct EventStore: Sendable {
 
     /// The events after `cursor` (an SQL row of transaction id and position) in the global
     /// order, by the xid8 rule of `readGlobal`: the one text of that rule, for every reader's
-    /// statement.
-    public static func globalOrderSQL(after cursor: String, limit: String) -> String {
+    /// statement. `extraColumns` follow `columns` in each row (`decode` reads only `columns`).
+    public static func globalOrderSQL(after cursor: String, limit: String, alsoSelecting extraColumns: String? = nil) -> String {
         """
-        SELECT \(columns) FROM events
+        SELECT \(columns)\(extraColumns.map { ", " + $0 } ?? "") FROM events
         WHERE (transaction_id, global_position) > \(cursor)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY events.transaction_id, events.global_position
@@ -283,29 +283,35 @@ public struct EventStore: Sendable {
         data::text, metadata::text, recorded_at, prev_hash, hash
         """
 
+    /// How many `columns` there are: a statement may select more after them.
+    public static let columnCount = 12
+
     public static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [RecordedEvent] where Rows.Element == PostgresRow {
         var events: [RecordedEvent] = []
         for try await row in rows {
-            let (position, transaction, streamId, version, eventId, type, schemaVersion, data, metadata, recordedAt, previousHash, hash) =
-                try row.decode((Int64, String, String, Int64, UUID, String, Int32, String, String, Date, Data, Data).self)
-            events.append(
-                RecordedEvent(
-                    globalPosition: position,
-                    transactionId: UInt64(transaction) ?? 0,
-                    streamId: streamId,
-                    streamVersion: version,
-                    eventId: eventId,
-                    eventType: type,
-                    schemaVersion: Int(schemaVersion),
-                    data: data,
-                    metadata: metadata,
-                    recordedAt: recordedAt,
-                    previousHash: [UInt8](previousHash),
-                    hash: [UInt8](hash)
-                )
-            )
+            events.append(try decode(row))
         }
         return events
+    }
+
+    /// One row that starts with `columns`.
+    public static func decode(_ row: PostgresRow) throws -> RecordedEvent {
+        let (position, transaction, streamId, version, eventId, type, schemaVersion, data, metadata, recordedAt, previousHash, hash) =
+            try row.decode((Int64, String, String, Int64, UUID, String, Int32, String, String, Date, Data, Data).self)
+        return RecordedEvent(
+            globalPosition: position,
+            transactionId: UInt64(transaction) ?? 0,
+            streamId: streamId,
+            streamVersion: version,
+            eventId: eventId,
+            eventType: type,
+            schemaVersion: Int(schemaVersion),
+            data: data,
+            metadata: metadata,
+            recordedAt: recordedAt,
+            previousHash: [UInt8](previousHash),
+            hash: [UInt8](hash)
+        )
     }
 
     /// A unique violation on (stream_id, stream_version), from the constraint or the insert trigger,

@@ -11,7 +11,7 @@ import SwaplineProjections
 /// subscription, in the same transaction as the checkpoint. An exchange that never committed
 /// has no events to read, so it gets no webhook; a committed one is never skipped, across
 /// restarts, because the checkpoint only moves with the rows it produced.
-public struct WebhookDispatcher: AsyncProjection {
+public struct WebhookDispatcher: SingleStatementProjection {
     public static let checkpointName = "webhook_dispatcher"
     /// Rung (at commit) when deliveries are queued, so delivery workers wake at once.
     public static let notificationChannel = "swapline_webhooks"
@@ -23,26 +23,16 @@ public struct WebhookDispatcher: AsyncProjection {
         self.market = market
     }
 
-    public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        _ = try await apply(events, advancing: nil, on: connection, logger: logger)
-    }
-
-    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
-    {
-        try await apply(events, advancing: Optional(checkpoint), on: connection, logger: logger)
-    }
-
     /// A batch in at most three statements whatever its size: the earlier events of the exchanges
     /// it continues, the subscriptions of the accounts it touches, and the delivery rows with the
-    /// NOTIFY and the runner's checkpoint. (A statement per account and per exchange made the
-    /// dispatcher trail the create load; each round trip of a batch adds to the lag.) Returns
-    /// whether it advanced the checkpoint: not when the batch has no delivery to write.
-    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
+    /// NOTIFY, conditional on the runner's checkpoint move. (A statement per account and per
+    /// exchange made the dispatcher trail the create load; each round trip of a batch adds to the
+    /// lag.) Returns whether the checkpoint moved; nil when the batch has no delivery to write.
+    public func apply(_ events: [RecordedEvent], moving checkpoint: CheckpointMove?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool?
     {
         let exchangeEvents = events.filter { $0.streamId.hasPrefix("exchange-") && ExchangeEvent.eventTypes.contains($0.eventType) }
-        guard !exchangeEvents.isEmpty else { return false }
+        guard !exchangeEvents.isEmpty else { return nil }
         // Each exchange's events so far: from the batch itself when its stream starts in the
         // batch (a creation always does), else the events before the batch's first, read together.
         var firstInBatch: [String: Int64] = [:]
@@ -78,21 +68,25 @@ public struct WebhookDispatcher: AsyncProjection {
                     position: recorded.globalPosition, body: body)
             }
         }
-        guard !rows.webhookIds.isEmpty else { return false }
-        // One statement for the whole batch, the NOTIFY (sent at commit) and the checkpoint.
-        try await connection.query(
+        guard !rows.webhookIds.isEmpty else { return nil }
+        // One statement for the whole batch and the NOTIFY (sent at commit), both only if the
+        // checkpoint moved.
+        let result = try await connection.query(
             """
-            WITH \(advancing: checkpoint) inserted AS (
+            WITH \(moving: checkpoint) inserted AS (
                 INSERT INTO webhook_deliveries
                     (webhook_id, subscription_id, account_id, exchange_id, sequence, event_position, event_type, body)
                 SELECT w, s, a, e, n, p, t, convert_to(b, 'UTF8')
                 FROM unnest(\(rows.webhookIds)::text[], \(rows.subscriptions)::uuid[], \(rows.accounts)::text[], \(rows.exchanges)::bigint[],
                             \(rows.sequences)::int[], \(rows.positions)::bigint[], \(rows.types)::text[], \(rows.bodies)::text[])
                      AS input(w, s, a, e, n, p, t, b)
-                ON CONFLICT (subscription_id, event_position) DO NOTHING)
-            SELECT pg_notify(\(Self.notificationChannel), '')
+                WHERE true\(ifMoved: checkpoint)
+                ON CONFLICT (subscription_id, event_position) DO NOTHING
+            ), moved AS (SELECT \(whetherMoved: checkpoint) AS moved)
+            SELECT moved, CASE WHEN moved THEN pg_notify(\(Self.notificationChannel), '')::text END FROM moved
             """, logger: logger)
-        return checkpoint != nil
+        for try await (moved, _) in result.decode((Bool, String?).self) { return moved }
+        return false
     }
 
     static func decode(_ recorded: RecordedEvent) throws -> ExchangeEvent {

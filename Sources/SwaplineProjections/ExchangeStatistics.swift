@@ -6,7 +6,7 @@ import SwaplineEventStore
 
 /// `read.exchange_timings`, `read.exchange_daily` and `read.exchange_failures`: the analysts'
 /// figures per account, pair and UTC day of creation. The only code that writes those tables.
-public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
+public struct ExchangeStatistics: SingleStatementProjection, RebuildableProjection {
     public let name = "exchange_statistics"
     public let tables = ["exchange_timings", "exchange_daily", "exchange_failures"]
     public let isInline = false
@@ -19,49 +19,41 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
 
     public func writing(to schema: String) -> any RebuildableProjection { Self(schema: schema) }
 
-    public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        _ = try await apply(events, advancing: nil, on: connection, logger: logger)
-    }
-
-    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
-    {
-        try await apply(events, advancing: Optional(checkpoint), on: connection, logger: logger)
-    }
-
-    /// The batch's counted events in one statement, with the checkpoint when given; false (and
-    /// no statement) when none of them counts.
-    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
+    /// The batch's counted events in one statement, conditional on the checkpoint's move when
+    /// given; nil (and no statement) when none of them counts.
+    public func apply(_ events: [RecordedEvent], moving checkpoint: CheckpointMove?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool?
     {
         let positions = events.filter { $0.streamId.hasPrefix("exchange-") && Self.counted.contains($0.eventType) }.map(\.globalPosition)
-        guard !positions.isEmpty else { return false }
-        try await apply(.positions(positions), advancing: checkpoint, on: connection, logger: logger)
-        return checkpoint != nil
+        guard !positions.isEmpty else { return nil }
+        return try await apply(.positions(positions), moving: checkpoint, on: connection, logger: logger)
     }
 
     /// The exchange events the figures are made of.
     static let counted = ["ExchangeRequested", "ExchangeCompleted", "ExchangeFailed"]
 
     public func apply(_ selection: EventSelection, on connection: PostgresConnection, logger: Logger) async throws {
-        try await apply(selection, advancing: nil, on: connection, logger: logger)
+        _ = try await apply(selection, moving: nil, on: connection, logger: logger)
     }
 
-    /// A batch in one statement straight from the event table, and the runner's checkpoint with
-    /// it when given: under load each round trip of a batch added to the lag (three statements,
-    /// one per kind of fact, held the batch's transaction id two round trips longer).
+    /// A batch in one statement straight from the event table, conditional on the runner's
+    /// checkpoint move when given (returns whether it moved): under load each round trip of a
+    /// batch added to the lag (three statements, one per kind of fact, and the transaction
+    /// around them, took four more).
     ///
     /// The statement's parts all see the tables as they were before it, so an exchange requested
     /// and finished in one batch is inserted finished, and the update finishes only the rows that
     /// were there already; the daily figures are summed per row before the one upsert (an upsert
     /// may not touch a row twice). Re-applying a fact changes nothing: a timing row is inserted
-    /// once, finished once, and only what was inserted or finished is counted.
-    func apply(_ selection: EventSelection, advancing checkpoint: CheckpointAdvance?, on connection: PostgresConnection, logger: Logger)
-        async throws
+    /// once, finished once, and only what was inserted or finished is counted. The insert and the
+    /// update are the only writes the move gates: the rest counts what they return.
+    @discardableResult
+    func apply(_ selection: EventSelection, moving checkpoint: CheckpointMove?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool
     {
-        try await connection.query(
+        let rows = try await connection.query(
             """
-            WITH \(advancing: checkpoint) batch AS MATERIALIZED (
+            WITH \(moving: checkpoint) batch AS MATERIALIZED (
                 SELECT substr(events.stream_id, 10)::bigint AS id, events.event_type AS type,
                     \(payloadOfVersion: ExchangeEvent.schemaVersion) AS data
                 FROM events
@@ -88,7 +80,7 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
                     CASE WHEN finishes.completed
                          THEN EXTRACT(EPOCH FROM (finishes.finished_at - (requested.data->>'requestedAt')::timestamptz)) END
                 FROM batch AS requested LEFT JOIN finishes ON finishes.id = requested.id
-                WHERE requested.type = 'ExchangeRequested'
+                WHERE requested.type = 'ExchangeRequested'\(ifMoved: checkpoint)
                 ON CONFLICT (exchange_id) DO NOTHING
                 RETURNING account_id, day, source_currency, destination_currency, source_amount, destination_amount, fee, outcome,
                     failure_reason
@@ -103,7 +95,7 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
                                                THEN EXTRACT(EPOCH FROM (finishes.finished_at - timings.created_at))
                                                ELSE timings.seconds_to_complete END
                 FROM finishes
-                WHERE timings.exchange_id = finishes.id AND timings.outcome IS NULL
+                WHERE timings.exchange_id = finishes.id AND timings.outcome IS NULL\(ifMoved: checkpoint)
                 RETURNING timings.account_id, timings.day, timings.source_currency, timings.destination_currency, timings.source_amount,
                     timings.destination_amount, timings.fee, timings.outcome, timings.failure_reason
             ), counted AS (
@@ -122,13 +114,17 @@ public struct ExchangeStatistics: AsyncProjection, RebuildableProjection {
                 ON CONFLICT (account_id, day, source_currency, destination_currency) DO UPDATE SET
                     created = daily.created + EXCLUDED.created, completed = daily.completed + EXCLUDED.completed,
                     failed = daily.failed + EXCLUDED.failed, source_volume = daily.source_volume + EXCLUDED.source_volume,
-                    destination_volume = daily.destination_volume + EXCLUDED.destination_volume, fees = daily.fees + EXCLUDED.fees)
-            INSERT INTO \(unescaped: schema).exchange_failures AS failures (account_id, day, source_currency, destination_currency,
-                failure_reason, failed)
-            SELECT account_id, day, source_currency, destination_currency, failure_reason, count(*)
-            FROM counted WHERE outcome = 'FAILED' GROUP BY 1, 2, 3, 4, 5
-            ON CONFLICT (account_id, day, source_currency, destination_currency, failure_reason)
-                DO UPDATE SET failed = failures.failed + EXCLUDED.failed
+                    destination_volume = daily.destination_volume + EXCLUDED.destination_volume, fees = daily.fees + EXCLUDED.fees
+            ), failures AS (
+                INSERT INTO \(unescaped: schema).exchange_failures AS failures (account_id, day, source_currency, destination_currency,
+                    failure_reason, failed)
+                SELECT account_id, day, source_currency, destination_currency, failure_reason, count(*)
+                FROM counted WHERE outcome = 'FAILED' GROUP BY 1, 2, 3, 4, 5
+                ON CONFLICT (account_id, day, source_currency, destination_currency, failure_reason)
+                    DO UPDATE SET failed = failures.failed + EXCLUDED.failed)
+            SELECT \(whetherMoved: checkpoint)
             """, logger: logger)
+        for try await moved in rows.decode(Bool.self) { return moved }
+        return false
     }
 }

@@ -10,52 +10,77 @@ public protocol AsyncProjection: Sendable {
     var name: String { get }
     /// Applies one batch inside the runner's transaction, which also advances the checkpoint.
     func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws
-    /// Applies one batch and, when its last write is one statement that can carry it, advances
-    /// the checkpoint in that statement (`\(advancing:)`); returns whether it did, and the runner
-    /// advances it otherwise. A round trip less while the batch holds a transaction id, which
-    /// every runner's reads wait behind (the xid8 rule). By default: `apply`, then false.
-    func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
 }
 
-extension AsyncProjection {
-    public func apply(_ events: [RecordedEvent], advancing checkpoint: CheckpointAdvance, on connection: PostgresConnection, logger: Logger)
-        async throws -> Bool
-    {
-        try await apply(events, on: connection, logger: logger)
-        return false
+/// A projection that writes a whole batch in one statement. Its runner takes no transaction and
+/// no lock: it reads the batch, then that one statement moves the checkpoint from where the batch
+/// was read to its end and makes every write conditional on that move (`\(moving:)`,
+/// `\(ifMoved:)`). Two round trips a batch instead of five (BEGIN, lock, read, write, COMMIT);
+/// under load each of them waits for a core, and the projection's lag is made of them.
+public protocol SingleStatementProjection: AsyncProjection {
+    /// Writes the batch in one statement carrying the move; returns whether the checkpoint moved
+    /// (false: another runner applied the batch first, and this statement wrote nothing), or nil
+    /// when the batch has nothing to write, so the runner moves the checkpoint alone. Without a
+    /// move it writes unconditionally, as `apply(_:on:logger:)` inside a caller's transaction.
+    func apply(_ events: [RecordedEvent], moving checkpoint: CheckpointMove?, on connection: PostgresConnection, logger: Logger)
+        async throws -> Bool?
+}
+
+extension SingleStatementProjection {
+    public func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
+        _ = try await apply(events, moving: nil, on: connection, logger: logger)
     }
 }
 
-/// A runner's checkpoint moved to its batch's last event, for a projection to write in its own
-/// statement (`AsyncProjection.apply(_:advancing:on:logger:)`).
-public struct CheckpointAdvance: Sendable {
+/// A runner's checkpoint moved from where a batch was read to the batch's last event, for a
+/// `SingleStatementProjection` to carry in its statement.
+public struct CheckpointMove: Sendable {
     public let name: String
-    public let cursor: GlobalCursor
+    public let from: GlobalCursor
+    public let to: GlobalCursor
 }
 
 extension PostgresQuery.StringInterpolation {
-    /// A data-modifying CTE (`advanced_checkpoint AS (…),`, with its comma) that moves the
-    /// checkpoint, the same write as the runner's own `AdvanceCheckpoint`; nothing when nil. Put
-    /// it first among a statement's `WITH` items.
-    public mutating func appendInterpolation(advancing checkpoint: CheckpointAdvance?) {
+    /// A data-modifying CTE (`moved_checkpoint AS (…),`, with its comma) that moves the checkpoint
+    /// only if it is still where the batch was read from (a compare-and-set: the upsert's `WHERE`
+    /// sees the row's latest committed version, waiting for a concurrent mover's commit); nothing
+    /// when nil. Put it first among a statement's `WITH` items, and gate every write with
+    /// `\(ifMoved:)`.
+    public mutating func appendInterpolation(moving checkpoint: CheckpointMove?) {
         guard let checkpoint else { return }
-        appendLiteral("advanced_checkpoint AS (INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (")
+        appendLiteral("moved_checkpoint AS (INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES (")
         appendInterpolation(checkpoint.name)
         appendLiteral(", ")
-        appendInterpolation(String(checkpoint.cursor.transactionId))
+        appendInterpolation(String(checkpoint.to.transactionId))
         appendLiteral("::xid8, ")
-        appendInterpolation(checkpoint.cursor.position)
+        appendInterpolation(checkpoint.to.position)
         appendLiteral(
-            ", now()) ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()), "
+            ", now()) ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now() WHERE (checkpoints.transaction_id, checkpoints.position) = ("
         )
+        appendInterpolation(String(checkpoint.from.transactionId))
+        appendLiteral("::xid8, ")
+        appendInterpolation(checkpoint.from.position)
+        appendLiteral(") RETURNING 1), ")
+    }
+
+    /// ` AND` the checkpoint moved, for a write's `WHERE`; nothing when nil.
+    public mutating func appendInterpolation(ifMoved checkpoint: CheckpointMove?) {
+        guard checkpoint != nil else { return }
+        appendLiteral(" AND EXISTS (SELECT FROM moved_checkpoint)")
+    }
+
+    /// Whether the checkpoint moved, as a boolean expression (`true` when nil), for the
+    /// statement's result.
+    public mutating func appendInterpolation(whetherMoved checkpoint: CheckpointMove?) {
+        appendLiteral(checkpoint == nil ? "true" : "EXISTS (SELECT FROM moved_checkpoint)")
     }
 }
 
 /// Follows the global order with the xid8 rule (never skipping a late commit) and applies each
 /// batch and its checkpoint in one transaction: a crash between batches repeats nothing and
-/// loses nothing. The checkpoint row is locked for the batch (`SKIP LOCKED`), so of any number
-/// of runners in any number of processes one applies a batch and the others stand by.
+/// loses nothing. Of any number of runners in any number of processes one applies each batch: a
+/// `SingleStatementProjection`'s statement moves the checkpoint by compare-and-set, any other
+/// projection's batch holds the projection's advisory lock (`tryLock`), and the others stand by.
 public struct ProjectionRunner: Service {
     public let projection: any AsyncProjection
     public let client: PostgresClient
@@ -79,9 +104,12 @@ public struct ProjectionRunner: Service {
     }
 
     /// Applies at most one batch; returns how many events it applied (0 when caught up or
-    /// when another runner holds the projection).
+    /// when another runner applied the batch or holds the projection).
     @discardableResult
     public func runOnce() async throws -> Int {
+        if let projection = projection as? any SingleStatementProjection {
+            return try await runOnce(projection)
+        }
         let name = projection.name
         let logger = self.logger
         let batchSize = self.batchSize
@@ -92,20 +120,57 @@ public struct ProjectionRunner: Service {
             // after the lock's: a statement's snapshot is taken when it starts, so a lock taken
             // inside the reading statement could see the checkpoint from before the last holder's
             // commit and apply its batch again.
-            let events = try await EventStore.decode(
-                try await connection.execute(Prepared(ReadAfterCheckpoint.self, try PostgresBindings(name, batchSize)), logger: logger))
-            guard let last = events.last else { return 0 }
-            let checkpoint = CheckpointAdvance(name: name, cursor: GlobalCursor(transactionId: last.transactionId, position: last.globalPosition))
-            if try await !projection.apply(events, advancing: checkpoint, on: connection, logger: logger) {
-                try await connection.run(
-                    AdvanceCheckpoint.self, try PostgresBindings(String(last.transactionId), last.globalPosition, name), logger: logger)
-            }
-            return events.count
+            guard let batch = try await Self.readBatch(name, limit: batchSize, on: connection, logger: logger) else { return 0 }
+            try await projection.apply(batch.events, on: connection, logger: logger)
+            try await connection.run(
+                AdvanceCheckpoint.self, try PostgresBindings(String(batch.move.to.transactionId), batch.move.to.position, name), logger: logger)
+            return batch.events.count
         }
     }
 
+    /// A batch in two statements outside any transaction: the read, then the projection's
+    /// statement, which writes only if the checkpoint is still where the read found it. Another
+    /// runner that moved it first wins; this one wrote nothing and reads again next time.
+    func runOnce(_ projection: any SingleStatementProjection) async throws -> Int {
+        let name = projection.name
+        let logger = self.logger
+        let batchSize = self.batchSize
+        return try await client.withConnection { connection in
+            guard let batch = try await Self.readBatch(name, limit: batchSize, on: connection, logger: logger) else { return 0 }
+            var moved = try await projection.apply(batch.events, moving: batch.move, on: connection, logger: logger)
+            if moved == nil { moved = try await Self.move(batch.move, on: connection, logger: logger) }
+            return moved == true ? batch.events.count : 0
+        }
+    }
+
+    /// The next batch after the checkpoint and the checkpoint's move to its end; nil when there is none.
+    static func readBatch(_ name: String, limit: Int, on connection: PostgresConnection, logger: Logger) async throws
+        -> (events: [RecordedEvent], move: CheckpointMove)?
+    {
+        var events: [RecordedEvent] = []
+        var from = GlobalCursor.start
+        for try await row in try await connection.execute(Prepared(ReadAfterCheckpoint.self, try PostgresBindings(name, limit)), logger: logger) {
+            if events.isEmpty {
+                let checkpoint = row.makeRandomAccess()
+                from = GlobalCursor(
+                    transactionId: UInt64(try checkpoint[EventStore.columnCount].decode(String.self)) ?? 0,
+                    position: try checkpoint[EventStore.columnCount + 1].decode(Int64.self))
+            }
+            events.append(try EventStore.decode(row))
+        }
+        guard let last = events.last else { return nil }
+        return (events, CheckpointMove(name: name, from: from, to: GlobalCursor(transactionId: last.transactionId, position: last.globalPosition)))
+    }
+
+    /// Moves the checkpoint alone, by compare-and-set; returns whether it moved.
+    static func move(_ checkpoint: CheckpointMove, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query("WITH \(moving: checkpoint) result AS (SELECT \(whetherMoved: checkpoint) AS moved) SELECT moved FROM result", logger: logger)
+        for try await moved in rows.decode(Bool.self) { return moved }
+        return false
+    }
+
     // A batch's statements, prepared: a runner sends them for every batch, and a woken runner
-    // with nothing to do still sends the first two.
+    // with nothing to do still sends the read.
     enum AdvanceCheckpoint: PreparedSQL {
         static let sql = """
             INSERT INTO checkpoints (name, transaction_id, position, updated_at) VALUES ($3, $1::xid8, $2, now())
@@ -114,15 +179,20 @@ public struct ProjectionRunner: Service {
     }
 
     /// The global order's next events after the checkpoint (from the start when there is none),
-    /// by the xid8 rule of `EventStore.readGlobal`. The checkpoint's fields are init plans, so
-    /// the events are still a range scan of the global-order index.
+    /// by the xid8 rule of `EventStore.readGlobal`, each row followed by the checkpoint it read
+    /// from. The checkpoint's fields are init plans, so the events are still a range scan of the
+    /// global-order index.
     enum ReadAfterCheckpoint: PreparedSQL {
+        static let checkpoint = """
+            (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+             COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
+            """
         static let sql = EventStore.globalOrderSQL(
-            after: """
-                (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
-                 COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
-                """,
-            limit: "$2")
+            after: checkpoint, limit: "$2",
+            alsoSelecting: """
+                COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8)::text,
+                COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0)
+                """)
     }
 
     enum TryLock: PreparedSQL {

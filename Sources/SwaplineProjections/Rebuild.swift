@@ -35,9 +35,9 @@ public struct RebuildProgress: Sendable {
 /// Replays a projection from the first event into fresh copies of its tables while the live
 /// ones keep serving, then catches up and swaps the copies in, in one transaction.
 ///
-/// The swap holds the live tables (inline models: EXCLUSIVE, so readers go on and writers wait)
-/// or the runner's checkpoint (runner models), so no write lands between the catch-up and the
-/// swap. Writers that waited find the new tables by name once the swap commits.
+/// The swap holds the live tables (EXCLUSIVE, so readers go on and writers wait) and, for runner
+/// models, the runners' lock, so no write lands between the catch-up and the swap. Writers that
+/// waited find the new tables by name once the swap commits.
 public struct ProjectionRebuilder: Sendable {
     public let client: PostgresClient
     public let logger: Logger
@@ -139,15 +139,21 @@ public struct ProjectionRebuilder: Sendable {
         let from = cursor
         try await client.withTransaction(logger: logger) { connection in
             try await Self.configureForBulk(connection, logger: logger)
+            let live = projection.tables.map { "read.\($0)" }.joined(separator: ", ")
             if projection.isInline {
-                let live = projection.tables.map { "read.\($0)" }.joined(separator: ", ")
                 try await connection.query("LOCK TABLE \(unescaped: live) IN EXCLUSIVE MODE", logger: logger)
                 // Every transaction that wrote these tables has committed and the rest wait on the
                 // lock, so all events after the cursor are visible now: no horizon needed.
                 try await Self.catchUp(copy, from: from, horizon: false, batchSize: batchSize, on: connection, logger: logger)
             } else {
-                // The runners' lock: a batch in progress finishes first, and none starts until the swap commits.
+                // A batch in progress finishes first, and none starts until the swap commits: a
+                // locking runner's batch holds the projection's lock, a single-statement one its
+                // tables (a statement waiting here takes its snapshot after, so it sees the new
+                // tables and checkpoint). The tables before the checkpoint row: such a statement
+                // opens its tables before it waits for that row, so the other order deadlocks
+                // (the swap's DROP waiting for the statement, the statement for the row).
                 try await ProjectionRunner.lock(projection.name, on: connection, logger: logger)
+                try await connection.query("LOCK TABLE \(unescaped: live) IN EXCLUSIVE MODE", logger: logger)
                 try await connection.query(
                     "INSERT INTO checkpoints (name) VALUES (\(projection.name)) ON CONFLICT (name) DO NOTHING", logger: logger)
                 let cursor = try await Self.catchUp(copy, from: from, horizon: true, batchSize: batchSize, on: connection, logger: logger)
