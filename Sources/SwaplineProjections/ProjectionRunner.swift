@@ -212,9 +212,9 @@ public struct ProjectionRunner: Service {
         static let sql = "SELECT transaction_id::text, position FROM checkpoints WHERE name = $1"
     }
 
-    /// Waits for the projection's advisory lock and holds it for the transaction: one runner (or
-    /// rebuild swap) at a time, in any number of processes. (A runner only tries it,
-    /// `tryLock`.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
+    /// Waits for the projection's advisory lock and holds it for the transaction: one locking
+    /// runner (or rebuild swap) at a time, in any number of processes. (A runner only tries it,
+    /// `tryLock`; a `SingleStatementProjection`'s runner takes none.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
     /// batch a transaction id from its first statement, and while that id is open no runner can
     /// read past it (the visibility horizon), so every other runner waited for this batch.
     /// Without it the batch gets an id only when it first writes, at its end.
