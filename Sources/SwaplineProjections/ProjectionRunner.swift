@@ -164,7 +164,8 @@ public struct ProjectionRunner: Service {
 
     /// Moves the checkpoint alone, by compare-and-set; returns whether it moved.
     static func move(_ checkpoint: CheckpointMove, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
-        let rows = try await connection.query("WITH \(moving: checkpoint) result AS (SELECT \(whetherMoved: checkpoint) AS moved) SELECT moved FROM result", logger: logger)
+        let rows = try await connection.query(
+            "WITH \(moving: checkpoint) result AS (SELECT \(whetherMoved: checkpoint) AS moved) SELECT moved FROM result", logger: logger)
         for try await moved in rows.decode(Bool.self) { return moved }
         return false
     }
@@ -183,16 +184,10 @@ public struct ProjectionRunner: Service {
     /// from. The checkpoint's fields are init plans, so the events are still a range scan of the
     /// global-order index.
     enum ReadAfterCheckpoint: PreparedSQL {
-        static let checkpoint = """
-            (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
-             COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0))
-            """
+        static let transaction = "COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8)"
+        static let position = "COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0)"
         static let sql = EventStore.globalOrderSQL(
-            after: checkpoint, limit: "$2",
-            alsoSelecting: """
-                COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8)::text,
-                COALESCE((SELECT position FROM checkpoints WHERE name = $1), 0)
-                """)
+            after: "(\(transaction), \(position))", limit: "$2", alsoSelecting: "\(transaction)::text, \(position)")
     }
 
     enum TryLock: PreparedSQL {
@@ -214,10 +209,11 @@ public struct ProjectionRunner: Service {
 
     /// Waits for the projection's advisory lock and holds it for the transaction: one locking
     /// runner (or rebuild swap) at a time, in any number of processes. (A runner only tries it,
-    /// `tryLock`; a `SingleStatementProjection`'s runner takes none.) Not a row lock on the checkpoint: `FOR UPDATE` gives the
-    /// batch a transaction id from its first statement, and while that id is open no runner can
-    /// read past it (the visibility horizon), so every other runner waited for this batch.
-    /// Without it the batch gets an id only when it first writes, at its end.
+    /// `tryLock`; a `SingleStatementProjection`'s runner takes none.) Not a row lock on the
+    /// checkpoint: `FOR UPDATE` gives the batch a transaction id from its first statement, and
+    /// while that id is open no runner can read past it (the visibility horizon), so every other
+    /// runner waited for this batch. Without it the batch gets an id only when it first writes,
+    /// at its end.
     public static func lock(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_advisory_xact_lock(\(lockClass), hashtext(\(name)))", logger: logger)
     }

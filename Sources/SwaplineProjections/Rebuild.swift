@@ -80,10 +80,11 @@ public struct ProjectionRebuilder: Sendable {
 
     /// Runs as the owner of the schema: it creates, drops and renames tables.
     public func rebuild(_ projection: any RebuildableProjection, progress: @Sendable (RebuildProgress) -> Void = { _ in }) async throws {
-        try await rebuild(projection, eventCount: nil, progress: progress)
+        try await rebuild(projection, eventCount: try await eventCount(), progress: progress)
     }
 
-    func rebuild(_ projection: any RebuildableProjection, eventCount: Int64?, progress: @Sendable (RebuildProgress) -> Void) async throws {
+    /// `eventCount`: the events in the table, what the progress counts towards.
+    func rebuild(_ projection: any RebuildableProjection, eventCount total: Int64, progress: @Sendable (RebuildProgress) -> Void) async throws {
         let logger = self.logger
         let copySchema = "rebuild_\(projection.name)"
         let copy = projection.writing(to: copySchema)
@@ -121,8 +122,6 @@ public struct ProjectionRebuilder: Sendable {
             }
             return definitions
         }
-        var total = eventCount ?? 0
-        if eventCount == nil { total = try await self.eventCount() }
         let started = ContinuousClock.now
         var cursor = GlobalCursor.start
         var applied = 0
