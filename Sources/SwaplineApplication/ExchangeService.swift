@@ -5,6 +5,7 @@ import Metrics
 import PostgresNIO
 import SwaplineDomain
 import SwaplineEventStore
+import SwaplineProjections
 
 /// What a client asks `exchange/create` for, already checked for shape by the API.
 public struct CreateExchangeRequest: Sendable, Equatable {
@@ -60,7 +61,7 @@ public struct ExchangeService: Sendable {
         self.pairSwitches = pairSwitches
         self.createdCounter = Counter(label: "swapline_exchanges_total", dimensions: [("state", "created")], factory: metrics)
         self.client = client
-        self.store = EventStore.withReadModels(client: client, logger: logger, alsoInline: [QueueRequestedExchanges()], groupCommit: true)
+        self.store = EventStore(client: client, logger: logger, projecting: AppendQueueingExchanges.self, groupCommit: true)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.exchangeIds = RoundTripBatcher { [client, logger] requests in
             var ids: [ExchangeID] = []
@@ -343,22 +344,24 @@ public struct ExchangeService: Sendable {
     }
 }
 
-/// Queues every requested exchange for the execution worker in the transaction that appends its
-/// request, as an inline step of the create's store (not a read model: nothing rebuilds it). So
+/// Queues every requested exchange for the execution worker in the statement that appends its
+/// request, as an inline step of the create's append (not a read model: nothing rebuilds it). So
 /// a create is its events alone, and concurrent creates can commit together.
 struct QueueRequestedExchanges: InlineProjection {
     let name = "execution_queue"
 
-    func apply(_ events: [RecordedEvent], on connection: PostgresConnection, logger: Logger) async throws {
-        let requested = events.compactMap { recorded -> ExchangeID? in
-            guard recorded.eventType == "ExchangeRequested", recorded.streamId.hasPrefix("exchange-") else { return nil }
-            return ExchangeID(recorded.streamId.dropFirst("exchange-".count))
-        }
-        guard !requested.isEmpty else { return }
-        try await connection.run(QueueForExecution.self, try PostgresBindings(requested), logger: logger)
+    func writes(reading source: String) -> String {
+        """
+        execution_queued AS (
+            INSERT INTO execution_queue (exchange_id, due_at)
+            SELECT substr(events.stream_id, 10)::bigint, now() FROM \(source) AS events
+            WHERE events.event_type = 'ExchangeRequested' AND events.stream_id LIKE 'exchange-%'
+        )
+        """
     }
+}
 
-    enum QueueForExecution: PreparedSQL {
-        static let sql = "INSERT INTO execution_queue (exchange_id, due_at) SELECT unnest($1::bigint[]), now()"
-    }
+/// The create's append statement: the events, the inline read models and the execution queue.
+enum AppendQueueingExchanges: ProjectingAppend {
+    static let sql = EventStore.appendSQL(projecting: ReadModels.inline + [QueueRequestedExchanges()])
 }

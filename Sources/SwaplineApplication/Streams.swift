@@ -158,11 +158,7 @@ public struct AggregateLoader: Sendable {
 
 extension EventStore {
     /// The store as Swapline's writers use it: every append also updates the inline read models.
-    /// `alsoInline`: further writes derived from the events in the same transaction (the create's
-    /// execution queue entry).
-    public static func withReadModels(
-        client: PostgresClient, logger: Logger, alsoInline: [any InlineProjection] = [], groupCommit: Bool = false
-    ) -> EventStore {
-        EventStore(client: client, logger: logger, inlineProjections: ReadModels.inline + alsoInline, groupCommit: groupCommit)
+    public static func withReadModels(client: PostgresClient, logger: Logger) -> EventStore {
+        EventStore(client: client, logger: logger, projecting: AppendWithReadModels.self)
     }
 }

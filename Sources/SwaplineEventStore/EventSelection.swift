@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 /// Which rows of `events` a set-based projection statement reads. Read models are written by SQL
@@ -35,10 +36,28 @@ extension PostgresQuery.StringInterpolation {
     /// The event's payload when its schema version is one this build reads, and an error naming
     /// the event otherwise: a projection never skips an event it does not understand.
     public mutating func appendInterpolation(payloadOfVersion version: Int) {
-        appendLiteral("CASE WHEN events.schema_version = ")
-        appendInterpolation(Int32(version))
-        appendLiteral(
-            " THEN events.data ELSE swapline_unreadable_event(events.stream_id, events.stream_version, events.event_type, events.schema_version) END"
-        )
+        appendLiteral(EventSelection.payload(ofVersion: version))
+    }
+}
+
+extension EventSelection {
+    /// `events.data` if the event's schema version is `version`, else an error naming the event
+    /// (SQL over a relation aliased `events`).
+    public static func payload(ofVersion version: Int) -> String {
+        """
+        CASE WHEN events.schema_version = \(version) THEN events.data \
+        ELSE swapline_unreadable_event(events.stream_id, events.stream_version, events.event_type, events.schema_version) END
+        """
+    }
+}
+
+extension PostgresConnection {
+    /// Runs set-based `writes` (an `InlineProjection`'s, see `writes(reading:)`) over the
+    /// selection's rows of the event table, and waits for them to finish.
+    public func run(_ writes: (_ source: String) -> String, over selection: EventSelection, logger: Logger) async throws {
+        let rows = try await query(
+            "WITH selected AS (SELECT * FROM events WHERE \(eventsIn: selection)),\n\(unescaped: writes("selected"))\nSELECT", logger: logger)
+        // The writes end after the statement's row; their errors arrive with the rows.
+        for try await _ in rows {}
     }
 }

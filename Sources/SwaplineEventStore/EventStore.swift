@@ -9,9 +9,9 @@ import PostgresNIO
 public struct EventStore: Sendable {
     public let client: PostgresClient
     public let logger: Logger
-    /// Read models updated in the same transaction as every append, so their readers see a
-    /// write as soon as it commits.
-    public let inlineProjections: [any InlineProjection]
+    /// The append's statement: the events' INSERT, and the writes of the inline read models
+    /// if it is a `ProjectingAppend`.
+    public let appendStatement: any PreparedSQL.Type
     /// Wakes the projection runners after an append commits.
     public let announcer: CommitAnnouncer
 
@@ -22,17 +22,20 @@ public struct EventStore: Sendable {
     /// Nil when the store appends each call in its own transaction (`groupCommit: false`).
     let appender: RoundTripBatcher<[StreamAppend], Result<[AppendedEvent], any Error>>?
 
+    /// `projecting`: the inline read models every append also writes, as the statement that
+    /// does both (nil: the events alone).
     /// `groupCommit`: commit concurrent `append(_:)` calls together (see `append`). Off by
     /// default, as a plain store; the server's exchange creates turn it on (`ExchangeService`).
-    public init(client: PostgresClient, logger: Logger, inlineProjections: [any InlineProjection] = [], groupCommit: Bool = false) {
+    public init(client: PostgresClient, logger: Logger, projecting: (any ProjectingAppend.Type)? = nil, groupCommit: Bool = false) {
         self.client = client
         self.logger = logger
-        self.inlineProjections = inlineProjections
+        let statement: any PreparedSQL.Type = projecting ?? AppendEvents.self
+        self.appendStatement = statement
         self.announcer = CommitAnnouncer(client: client, logger: logger)
         self.appender =
             groupCommit
-            ? RoundTripBatcher { [client, logger, inlineProjections] batch in
-                await Self.appendTogether(batch, client: client, inlineProjections: inlineProjections, logger: logger)
+            ? RoundTripBatcher { [client, logger] batch in
+                await Self.appendTogether(batch, client: client, statement: statement, logger: logger)
             } : nil
     }
 
@@ -47,7 +50,7 @@ public struct EventStore: Sendable {
             if let appender {
                 try await appender.submit(appends).get()
             } else {
-                try await Self.appendTogether([appends], client: client, inlineProjections: inlineProjections, logger: logger)[0].get()
+                try await Self.appendTogether([appends], client: client, statement: appendStatement, logger: logger)[0].get()
             }
         announceAppended()
         return appended
@@ -63,34 +66,22 @@ public struct EventStore: Sendable {
     /// retry could append twice. Calls that share a stream with an earlier one are appended
     /// alone after the rest, in order.
     ///
-    /// Without inline read models the append is its one INSERT, atomic on its own: no BEGIN and
-    /// COMMIT round trips (a lone writer's append went 3 round trips -> 1).
+    /// An append is one statement, atomic on its own, inline read models included: no BEGIN and
+    /// COMMIT round trips.
     static func appendTogether(
-        _ batch: [[StreamAppend]], client: PostgresClient, inlineProjections: [any InlineProjection], logger: Logger
+        _ batch: [[StreamAppend]], client: PostgresClient, statement: any PreparedSQL.Type, logger: Logger
     ) async -> [Result<[AppendedEvent], any Error>] {
-        /// Stores one transaction's appends; a `NothingStored` error means it is known to have
+        /// Stores one statement's appends; a `NothingStored` error means it is known to have
         /// rolled back, any other that the outcome is unknown.
         func store(_ appends: [StreamAppend]) async throws -> [AppendedEvent] {
-            if inlineProjections.isEmpty {
-                do {
-                    return try await client.withConnection { connection in
-                        try await insertProjecting(appends, inlineProjections: [], on: connection, logger: logger)
-                    }
-                } catch let error as EventStoreError {
-                    throw NothingStored(error: error)
-                } catch let error as PSQLError where error.code == .server {
-                    throw NothingStored(error: translate(error))
+            do {
+                return try await client.withConnection { connection in
+                    try await insert(appends, statement: statement, on: connection, logger: logger).map(AppendedEvent.init)
                 }
-            } else {
-                do {
-                    return try await client.withTransaction(logger: logger) { connection in
-                        try await insertProjecting(appends, inlineProjections: inlineProjections, on: connection, logger: logger)
-                    }
-                } catch let error as PostgresTransactionError {
-                    // Only a failed COMMIT leaves the outcome unknown; anything earlier rolled back.
-                    if let commitError = error.commitError { throw translate(commitError) }
-                    throw NothingStored(error: translate(error.closureError ?? error.beginError ?? error))
-                }
+            } catch let error as EventStoreError {
+                throw NothingStored(error: error)
+            } catch let error as PSQLError where error.code == .server {
+                throw NothingStored(error: translate(error))
             }
         }
         var results = [Result<[AppendedEvent], any Error>?](repeating: nil, count: batch.count)
@@ -156,25 +147,15 @@ public struct EventStore: Sendable {
     /// used, an idempotency key) commit or roll back together with the events and the inline
     /// read models. The caller announces the append after its commit (`announceAppended`).
     public func append(_ appends: [StreamAppend], on connection: PostgresConnection) async throws -> [AppendedEvent] {
-        try await Self.insertProjecting(appends, inlineProjections: inlineProjections, on: connection, logger: logger)
+        try await Self.insert(appends, statement: appendStatement, on: connection, logger: logger).map(AppendedEvent.init)
     }
 
-    /// Inserts the events and applies the inline read models to them, on a connection the
-    /// caller holds: every append, grouped or in the caller's transaction, goes through here.
-    static func insertProjecting(
-        _ appends: [StreamAppend], inlineProjections: [any InlineProjection], on connection: PostgresConnection, logger: Logger
-    ) async throws -> [AppendedEvent] {
-        let recorded = try await insert(appends, on: connection, logger: logger)
-        for projection in inlineProjections {
-            try await projection.apply(recorded, on: connection, logger: logger)
-        }
-        return recorded.map { AppendedEvent(streamId: $0.streamId, streamVersion: $0.streamVersion, globalPosition: $0.globalPosition) }
-    }
-
-    /// Inserts the events and returns them as stored (jsonb text aside, which stays as sent).
-    static func insert(_ appends: [StreamAppend], on connection: PostgresConnection, logger: Logger) async throws
-        -> [RecordedEvent]
-    {
+    /// Inserts the events with `statement` (`AppendEvents` or a `ProjectingAppend`, which also
+    /// writes the inline read models) and returns them as stored: every append, grouped or in
+    /// the caller's transaction, goes through here.
+    static func insert(
+        _ appends: [StreamAppend], statement: any PreparedSQL.Type = AppendEvents.self, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [RecordedEvent] {
         var streamIds: [String] = []
         var versions: [Int64] = []
         var eventIds: [UUID] = []
@@ -204,8 +185,7 @@ public struct EventStore: Sendable {
         guard !streamIds.isEmpty else { return [] }
         do {
             let bindings = try PostgresBindings(streamIds, versions, eventIds, types, schemaVersions, datas, metadatas)
-            let rows = try await connection.execute(Prepared(AppendEvents.self, bindings), logger: logger)
-            return try await decode(rows)
+            return try await decode(try await connection.execute(statement, bindings, logger: logger))
         } catch let error as PSQLError {
             if let conflict = conflict(error, appends: appends) { throw conflict }
             throw error
@@ -218,14 +198,32 @@ public struct EventStore: Sendable {
         return try await Self.decode(rows)
     }
 
+    /// The events' insert alone.
     enum AppendEvents: PreparedSQL {
-        static let sql = """
+        static let sql = EventStore.appendSQL(projecting: [])
+    }
+
+    /// The append's statement: the events' INSERT, its rows in the order given, and with inline
+    /// projections their writes as common table expressions reading the inserted rows (as
+    /// `appended`). The statement returns `columns` for each event, in order.
+    public static func appendSQL(projecting projections: [any InlineProjection]) -> String {
+        let insert = """
             INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
             SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'
             FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[])
                  WITH ORDINALITY AS input(s, v, e, t, sv, d, m, n)
             ORDER BY n
-            RETURNING \(EventStore.columns)
+            """
+        guard !projections.isEmpty else { return insert + "\nRETURNING \(columns)" }
+        // A data-modifying WITH runs to completion whether read or not; its rows come out of
+        // the CTE in the order they were inserted.
+        return """
+            WITH appended AS (
+            \(insert)
+            RETURNING *
+            ),
+            \(projections.map { $0.writes(reading: "appended") }.joined(separator: ",\n"))
+            SELECT \(columns) FROM appended
             """
     }
 

@@ -9,7 +9,7 @@ import PostgresNIO
 ///
 /// The conforming type names the statement on the server (`String(describing:)`, so keep the
 /// names unique and short: PostgreSQL truncates statement names to 63 bytes).
-public protocol PreparedSQL {
+public protocol PreparedSQL: Sendable {
     /// The statement, its parameters as `$1`, `$2`, … in the order of the bindings.
     static var sql: String { get }
 }
@@ -42,6 +42,18 @@ extension PostgresConnection {
     /// Runs a prepared statement that returns no rows worth reading, and waits for it to finish.
     public func run<Text: PreparedSQL>(_ text: Text.Type, _ bindings: PostgresBindings, logger: Logger) async throws {
         for try await _ in try await execute(Prepared(text, bindings), logger: logger) {}
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a prepared statement chosen at run time (an event store's append statement).
+    func execute(_ text: any PreparedSQL.Type, _ bindings: PostgresBindings, logger: Logger) async throws
+        -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
+    {
+        func execute<Text: PreparedSQL>(_ text: Text.Type) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow> {
+            try await self.execute(Prepared(text, bindings), logger: logger)
+        }
+        return try await execute(text)
     }
 }
 

@@ -5,8 +5,13 @@ import SwaplineEventStore
 
 /// The read models Swapline keeps, by how they are kept.
 public enum ReadModels {
-    /// Updated inside every append's transaction: what the API reads back at once.
+    /// Written by every append's own statement: what the API reads back at once.
     public static let inline: [any InlineProjection] = [ExchangesReadModel(), BalancesReadModel()]
+}
+
+/// The append statement of Swapline's writers: the events and the inline read models.
+public enum AppendWithReadModels: ProjectingAppend {
+    public static let sql = EventStore.appendSQL(projecting: ReadModels.inline)
 }
 
 extension ReadModels {

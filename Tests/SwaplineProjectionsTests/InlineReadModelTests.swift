@@ -121,4 +121,31 @@ struct InlineReadModelTests {
             #expect(try await Self.row(77, database.app)?.state == "IN_PROGRESS")
         }
     }
+
+    /// The read models' writes are part of the append's one statement: when they fail, nothing of
+    /// the append is stored, and an append committed together with it (group commit) still is.
+    @Test func anAppendWhoseReadModelsFailStoresNothingAndFailsAlone() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger, projecting: AppendWithReadModels.self, groupCommit: true)
+            let account = try #require(AccountID("0x" + String(repeating: "cd", count: 20)))
+            func request(_ id: ExchangeID) throws -> StreamAppend {
+                let price = Price(
+                    pair: CurrencyPair(Currency("USDT_TRX"), Currency("BTC")), direction: .sell, sourceAmount: 100, destinationAmount: 1, rate: 1,
+                    fee: 0)
+                let event = ExchangeEvent.requested(ExchangeRequested(id: id, account: account, price: price, requestedAt: Date()))
+                return StreamAppend(
+                    streamId: "exchange-\(id)", expectedVersion: .noStream, events: [try Streams.newEvent(event, metadata: EventMetadata(actor: "test"))])
+            }
+            // A schema version this build cannot read: the exchanges model refuses the event.
+            var unreadable = try request(79)
+            unreadable.events[0].schemaVersion = 2
+            async let stored = store.append([try request(78)])
+            async let refused = #expect(throws: (any Error).self) { try await store.append([unreadable]) }
+            #expect(try await stored.count == 1)
+            #expect(String(reflecting: await refused).contains("schema version 2"))
+            #expect(try await Self.row(78, database.app)?.state == "IN_PROGRESS")
+            #expect(try await Self.row(79, database.app) == nil)
+            #expect(try await store.readStream("exchange-79").isEmpty)
+        }
+    }
 }
