@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "SwaplineDomain",
                 "SwaplineEventStore",
+                "SwaplineProjections",
                 "SwaplineApplication",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
+import SwaplineProjections
 
 /// Carries requested exchanges through quote → submit → complete or fail.
 ///
@@ -56,7 +57,7 @@ public struct ExecutionWorker: Service {
     ) {
         self.pairSwitches = pairSwitches
         self.client = client
-        self.store = EventStore.withReadModels(client: client, logger: logger)
+        self.store = EventStore(client: client, logger: logger, projecting: AppendDequeueingFinished.self)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.venue = venue
         self.configuredMarket = market
@@ -318,18 +319,13 @@ public struct ExecutionWorker: Service {
                 StreamAppend(streamId: Streams.exchange(state.id), expectedVersion: .exact(version), events: exchangeEvents),
                 StreamAppend(streamId: Streams.account(state.request.account), expectedVersion: account.expectedVersion, events: accountEvents),
             ]
-            let logger = self.logger
             do {
-                try await client.withTransaction(logger: logger) { connection in
-                    _ = try await store.append(appends, on: connection)
-                    try await connection.run(Dequeue.self, try PostgresBindings(state.id), logger: logger)
-                }
-                store.announceAppended()
+                // One statement: the events, the read models and the queue entry's removal.
+                try await store.append(appends)
                 try? await aggregates.appended(exchangeEvents, toExchange: state.id, after: Loaded(state: state, version: version))
                 try? await aggregates.appended(accountEvents, toAccount: state.request.account, after: account)
                 return true
-            } catch let error as PostgresTransactionError {
-                guard error.closureError is EventStoreError else { throw error }
+            } catch is EventStoreError {
                 // The account moved (another exchange); if the exchange itself moved, stop and let
                 // the next pass decide from its events.
                 let current = try await aggregates.loadExchange(state.id)
@@ -358,4 +354,26 @@ public struct ExecutionWorker: Service {
     private func dequeue(_ id: ExchangeID) async throws {
         try await client.run(Dequeue.self, try PostgresBindings(id), logger: logger)
     }
+}
+
+/// Takes a finished exchange out of the execution queue in the statement that appends its
+/// terminal event: a settlement is one statement, no transaction held open across round trips.
+struct DequeueFinishedExchanges: InlineProjection {
+    let name = "execution_queue_finished"
+
+    func writes(reading source: String) -> String {
+        """
+        execution_dequeued AS (
+            DELETE FROM execution_queue WHERE exchange_id IN (
+                SELECT substr(events.stream_id, 10)::bigint FROM \(source) AS events
+                WHERE events.event_type IN ('ExchangeCompleted', 'ExchangeFailed') AND events.stream_id LIKE 'exchange-%')
+        )
+        """
+    }
+}
+
+/// The execution worker's append statement: the events, the inline read models, and a finished
+/// exchange's queue entry removed.
+enum AppendDequeueingFinished: ProjectingAppend {
+    static let sql = EventStore.appendSQL(projecting: ReadModels.inline + [DequeueFinishedExchanges()])
 }
