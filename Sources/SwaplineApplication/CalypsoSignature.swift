@@ -12,7 +12,7 @@ public enum CalypsoSignature {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Lowercase hex; `String(format: "%02x")` per byte cost a Foundation format call each (seen in a profile).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var text: [UInt8] = []
         text.reserveCapacity(128)
         for byte in bytes {

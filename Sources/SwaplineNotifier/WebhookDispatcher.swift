@@ -59,7 +59,7 @@ public struct WebhookDispatcher: SingleStatementProjection {
         for (recorded, type, exchange) in changes {
             let account = exchange.account.rawValue
             for (subscription, types) in subscriptionsByAccount[account] ?? [] where types.contains(type.rawValue) {
-                let webhookId = WebhookPayload.newWebhookId()
+                let webhookId = WebhookPayload.webhookId(subscription: subscription, event: recorded.eventId)
                 let body = WebhookPayload.body(
                     subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
                     market: market)

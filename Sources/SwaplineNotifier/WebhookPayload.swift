@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SwaplineApplication
 import SwaplineDomain
@@ -36,9 +37,15 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
 public enum WebhookPayload {
     public static let service = "EXCHANGE"
 
-    /// A new webhook id, `msg_` + 32 hex digits (Standard Webhooks' style of id).
-    public static func newWebhookId() -> String {
-        "msg_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    /// The webhook id of an event's delivery to a subscription, `msg_` + 32 hex digits (Standard
+    /// Webhooks' style of id): the first half of SHA-256 over the two ids, so a delivery the
+    /// dispatcher writes again (its batch lost in a crash, a restore to an earlier time) carries
+    /// the id receivers already saw.
+    public static func webhookId(subscription: UUID, event: UUID) -> String {
+        var bytes = [UInt8]()
+        withUnsafeBytes(of: subscription.uuid) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: event.uuid) { bytes.append(contentsOf: $0) }
+        return "msg_" + CalypsoSignature.hex(SHA256.hash(data: bytes).prefix(16))
     }
 
     public static func body(

@@ -55,6 +55,32 @@ struct DeliveryTests {
         }
     }
 
+    /// The dispatcher commits without waiting for the WAL flush, so a crash can lose its last
+    /// batch after the worker sent it: written again, each delivery carries the webhook id the
+    /// receiver already saw, and the receiver drops it as a duplicate.
+    @Test func aBatchDispatchedAgainCarriesTheSameWebhookIds() async throws {
+        try await NotifierHarness.with { notifier in
+            let merchant = try await notifier.merchant()
+            _ = try await notifier.subscribe(merchant, url: "http://127.0.0.1:9/a")
+            _ = try await notifier.subscribe(merchant, url: "http://127.0.0.1:9/b")
+            _ = try await notifier.exchange(merchant)
+            _ = try await notifier.exchange(merchant)
+            try await notifier.dispatch(expecting: 4)
+            func webhookIds() async throws -> [String] {
+                let rows = try await notifier.database.owner.query("SELECT webhook_id FROM webhook_deliveries ORDER BY webhook_id")
+                return try await rows.decode(String.self).reduce(into: []) { $0.append($1) }
+            }
+            let first = try await webhookIds()
+            #expect(Set(first).count == 4)
+            #expect(first.allSatisfy { $0.hasPrefix("msg_") && $0.count == 36 })
+            // What a crash that lost the batch leaves: neither its deliveries nor the checkpoint's move.
+            try await notifier.database.owner.query("DELETE FROM webhook_deliveries")
+            try await notifier.database.owner.query("DELETE FROM checkpoints WHERE name = \(WebhookDispatcher.checkpointName)")
+            try await notifier.dispatch(expecting: 4)
+            #expect(try await webhookIds() == first)
+        }
+    }
+
     /// The dispatcher reads an exchange's earlier events when a batch starts mid-stream.
     @Test func aStatusChangeInALaterBatchCarriesTheWholeExchange() async throws {
         try await NotifierHarness.with { notifier in
