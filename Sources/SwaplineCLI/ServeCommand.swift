@@ -93,14 +93,25 @@ struct ServeCommand: AsyncParsableCommand {
                     client: client, venue: venue, market: settings.market, deadlineSeconds: settings.executionDeadlineSeconds, logger: logger,
                     aggregates: aggregates, pairSwitches: pairSwitches))
         }
+        // The runners on a thread of their own, with connections whose I/O is on it too.
+        let runnerThread = roles.projections || roles.notifier ? RunnerThread() : nil
+        let runnerClient = runnerThread.map {
+            PostgresClient(
+                configuration: settings.databaseURL.clientConfiguration(role: Migrator.applicationRole, maximumConnections: 6),
+                eventLoopGroup: $0.group, backgroundLogger: logger)
+        }
+        if let runnerClient { services.append(runnerClient) }
+        func runner(_ projection: any AsyncProjection) -> ProjectionRunner {
+            ProjectionRunner(projection: projection, client: runnerClient ?? client, logger: logger, executor: runnerThread)
+        }
         if roles.projections {
             for projection in ReadModels.runners {
-                services.append(ProjectionRunner(projection: projection, client: client, logger: logger))
+                services.append(runner(projection))
             }
         }
         if roles.notifier {
             let webhooks = settings.webhooks
-            services.append(ProjectionRunner(projection: WebhookDispatcher(market: settings.market), client: client, logger: logger))
+            services.append(runner(WebhookDispatcher(market: settings.market)))
             services.append(
                 DeliveryWorker(
                     store: DeliveryStore(client: client, secrets: settings.masterKey, logger: logger),
@@ -116,6 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+            await runnerThread?.shutdown()
             return
         }
         let app = buildApplication(
@@ -131,6 +143,7 @@ struct ServeCommand: AsyncParsableCommand {
             services: services,
             logger: logger)
         try await app.runService()
+        await runnerThread?.shutdown()
     }
 }
 

@@ -96,14 +96,18 @@ public struct ProjectionRunner: Service {
     let lagEvents: Gauge
     let lagMilliseconds: Gauge
 
+    /// Where `run()` runs its tasks (nil: wherever the caller's would run).
+    let executor: (any TaskExecutor)?
+
     public init(
         projection: any AsyncProjection, client: PostgresClient, logger: Logger, batchSize: Int = 1000,
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory, executor: (any TaskExecutor)? = nil
     ) {
         self.projection = projection
         self.client = client
         self.logger = logger
         self.batchSize = batchSize
+        self.executor = executor
         let dimensions = [("projection", projection.name)]
         self.lagEvents = Gauge(label: "swapline_projection_lag_events", dimensions: dimensions, factory: metrics)
         self.lagMilliseconds = Gauge(label: "swapline_projection_lag_milliseconds", dimensions: dimensions, factory: metrics)
@@ -273,6 +277,10 @@ public struct ProjectionRunner: Service {
 
     /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.
     public func run() async throws {
+        await withTaskExecutorPreference(executor) { await follow() }
+    }
+
+    private func follow() async {
         let doorbell = Doorbell()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
