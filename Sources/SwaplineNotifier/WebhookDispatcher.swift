@@ -23,15 +23,19 @@ public struct WebhookDispatcher: SingleStatementProjection {
         self.market = market
     }
 
-    /// A batch in at most three statements whatever its size: the earlier events of the exchanges
-    /// it continues, the subscriptions of the accounts it touches, and the delivery rows with the
-    /// NOTIFY, conditional on the runner's checkpoint move. (A statement per account and per
-    /// exchange made the dispatcher trail the create load; each round trip of a batch adds to the
-    /// lag.) Returns whether the checkpoint moved; nil when the batch has no delivery to write.
+    /// A batch in at most three statements whatever its size: who subscribed to the exchanges it
+    /// touches, the earlier events of the subscribed exchanges it continues, and the delivery rows
+    /// with the NOTIFY, conditional on the runner's checkpoint move. (A statement per account and
+    /// per exchange made the dispatcher trail the create load; each round trip of a batch adds to
+    /// the lag.) A batch whose exchanges nobody subscribed to stops after the first. Returns
+    /// whether the checkpoint moved; nil when the batch has no delivery to write.
     public func apply(_ events: [RecordedEvent], moving checkpoint: CheckpointMove?, on connection: PostgresConnection, logger: Logger)
         async throws -> Bool?
     {
-        let exchangeEvents = events.filter { $0.streamId.hasPrefix("exchange-") && ExchangeEvent.eventTypes.contains($0.eventType) }
+        let touched = events.filter { $0.streamId.hasPrefix("exchange-") && ExchangeEvent.eventTypes.contains($0.eventType) }
+        guard !touched.isEmpty else { return nil }
+        let subscriptionsByStream = try await subscriptions(ofExchanges: Set(touched.map(\.streamId)), on: connection, logger: logger)
+        let exchangeEvents = touched.filter { subscriptionsByStream[$0.streamId] != nil }
         guard !exchangeEvents.isEmpty else { return nil }
         // Each exchange's events so far: from the batch itself when its stream starts in the
         // batch (a creation always does), else the events before the batch's first, read together.
@@ -54,11 +58,10 @@ public struct WebhookDispatcher: SingleStatementProjection {
             guard let type = WebhookEventType(event), let state = Exchange.replay(history) else { continue }
             changes.append((recorded, type, ExchangeView(state)))
         }
-        let subscriptionsByAccount = try await subscriptions(of: Set(changes.map(\.exchange.account.rawValue)), on: connection, logger: logger)
         var rows = DeliveryRows()
         for (recorded, type, exchange) in changes {
             let account = exchange.account.rawValue
-            for (subscription, types) in subscriptionsByAccount[account] ?? [] where types.contains(type.rawValue) {
+            for (subscription, types) in subscriptionsByStream[recorded.streamId] ?? [] where types.contains(type.rawValue) {
                 let webhookId = WebhookPayload.webhookId(subscription: subscription, event: recorded.eventId)
                 let body = WebhookPayload.body(
                     subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
@@ -112,20 +115,23 @@ public struct WebhookDispatcher: SingleStatementProjection {
         return histories
     }
 
-    /// The live subscriptions (id, event types) of these accounts; blocked and disabled ones
-    /// included, since unblocking sends what they were due.
-    private func subscriptions(of accounts: Set<String>, on connection: PostgresConnection, logger: Logger) async throws
+    /// The live subscriptions (id, event types) of each exchange's account, by stream; blocked and
+    /// disabled ones included, since unblocking sends what they were due. The account comes from
+    /// the exchange's first event, in the event store itself.
+    private func subscriptions(ofExchanges streams: Set<String>, on connection: PostgresConnection, logger: Logger) async throws
         -> [String: [(UUID, [String])]]
     {
-        guard !accounts.isEmpty else { return [:] }
         let rows = try await connection.query(
             """
-            SELECT account_id, request_id, event_types FROM webhook_subscriptions
-            WHERE account_id = ANY(\(Array(accounts))::text[]) AND deleted_at IS NULL
+            SELECT requested.stream_id, subscription.request_id, subscription.event_types
+            FROM events AS requested
+            JOIN webhook_subscriptions AS subscription
+                ON subscription.account_id = requested.data->>'account' AND subscription.deleted_at IS NULL
+            WHERE requested.stream_id = ANY(\(Array(streams))::text[]) AND requested.stream_version = 1
             """,
             logger: logger)
         var result: [String: [(UUID, [String])]] = [:]
-        for try await (account, id, types) in rows.decode((String, UUID, [String]).self) { result[account, default: []].append((id, types)) }
+        for try await (stream, id, types) in rows.decode((String, UUID, [String]).self) { result[stream, default: []].append((id, types)) }
         return result
     }
 }
