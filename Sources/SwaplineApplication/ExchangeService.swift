@@ -348,8 +348,6 @@ public struct ExchangeService: Sendable {
 /// request, as an inline step of the create's append (not a read model: nothing rebuilds it). So
 /// a create is its events alone, and concurrent creates can commit together.
 struct QueueRequestedExchanges: InlineProjection {
-    let name = "execution_queue"
-
     func writes(reading source: String) -> String {
         """
         execution_queued AS (

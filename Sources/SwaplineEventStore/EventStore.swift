@@ -154,7 +154,7 @@ public struct EventStore: Sendable {
     /// writes the inline read models) and returns them as stored: every append, grouped or in
     /// the caller's transaction, goes through here.
     static func insert(
-        _ appends: [StreamAppend], statement: any PreparedSQL.Type = AppendEvents.self, on connection: PostgresConnection, logger: Logger
+        _ appends: [StreamAppend], statement: any PreparedSQL.Type, on connection: PostgresConnection, logger: Logger
     ) async throws -> [RecordedEvent] {
         var streamIds: [String] = []
         var versions: [Int64] = []

@@ -86,15 +86,11 @@ public struct AppendedEvent: Sendable, Equatable {
     public var streamId: String
     public var streamVersion: Int64
     public var globalPosition: Int64
+}
 
+extension AppendedEvent {
     init(_ recorded: RecordedEvent) {
         self.init(streamId: recorded.streamId, streamVersion: recorded.streamVersion, globalPosition: recorded.globalPosition)
-    }
-
-    init(streamId: String, streamVersion: Int64, globalPosition: Int64) {
-        self.streamId = streamId
-        self.streamVersion = streamVersion
-        self.globalPosition = globalPosition
     }
 }
 

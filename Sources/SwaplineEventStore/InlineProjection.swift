@@ -6,9 +6,8 @@
 /// per inline model, COMMIT, and held its transaction id for all those round trips while every
 /// reader of the global order waited behind it (the xid8 rule of `readGlobal`).
 public protocol InlineProjection: Sendable {
-    var name: String { get }
     /// Its writes, as common table expressions of the append's statement (`name AS (…)`, comma
-    /// separated, each name starting with the projection's own) that read the appended events
+    /// separated, each name prefixed with what it writes) that read the appended events
     /// from the relation `source` (the columns of `events`). Rebuilds run the same text over a
     /// batch of the event table.
     func writes(reading source: String) -> String

@@ -359,8 +359,6 @@ public struct ExecutionWorker: Service {
 /// Takes a finished exchange out of the execution queue in the statement that appends its
 /// terminal event: a settlement is one statement, no transaction held open across round trips.
 struct DequeueFinishedExchanges: InlineProjection {
-    let name = "execution_queue_finished"
-
     func writes(reading source: String) -> String {
         """
         execution_dequeued AS (
