@@ -29,11 +29,11 @@ extension Workloads {
             return try await withThrowingTaskGroup(of: Sample?.self) { group in
                 group.addTask {
                     while !sampled.done.load(ordering: .relaxed) {
-                        var worst: Int64 = 0
+                        var lags: [Double] = []
                         for name in runners {
-                            worst = max(worst, try await ProjectionRunner.lag(of: name, client: client, logger: logger).milliseconds)
+                            lags.append(Double(try await ProjectionRunner.lag(of: name, client: client, logger: logger).milliseconds))
                         }
-                        sampled.lags.withLock { $0.append(Double(worst)) }
+                        sampled.lags.withLock { $0.append(lags) }
                         try await Task.sleep(for: .milliseconds(100))
                     }
                     return nil
@@ -55,7 +55,13 @@ extension Workloads {
         }
         try check(creates, "exchange/create against swapline serve")
         print("  \(String(format: "%.0f", creates.rate)) creates/s against swapline serve, p99 \(String(format: "%.1f", creates.percentile(0.99) ?? 0)) ms")
-        let lagSamples = sampled.lags.withLock { $0 }
+        let lagsByRunner = sampled.lags.withLock { $0 }
+        let lagSamples = lagsByRunner.map { $0.max() ?? 0 }
+        // Which runner sets the tail: each one's own figures beside the worst-of-both that counts.
+        for (index, name) in runners.enumerated() {
+            let own = lagsByRunner.map { $0[index] }
+            print("  lag of \(name): p50 \(String(format: "%.0f", Self.percentile(own, 0.5) ?? 0)) ms, p99 \(String(format: "%.0f", Self.percentile(own, 0.99) ?? 0)) ms")
+        }
         let rss = sampled.memory.withLock { $0 }
         guard !rss.isEmpty else { throw PgBench.Failure(description: "no VmRSS sample of the server (no /proc?)") }
         // The shape, not only the ends: warming caches level off, a leak keeps climbing.
@@ -94,8 +100,8 @@ extension Workloads {
 
 /// What the samplers collect while the load runs, and when to stop.
 final class Sampled: Sendable {
-    /// The worst runner's lag at each sample, ms.
-    let lags = Mutex<[Double]>([])
+    /// Every runner's lag at each sample, ms, in the order of the runners.
+    let lags = Mutex<[[Double]]>([])
     /// The server's VmRSS at each sample, MiB.
     let memory = Mutex<[Double]>([])
     let done = Atomic<Bool>(false)

@@ -213,10 +213,6 @@ public struct ProjectionRunner: Service {
         return false
     }
 
-    enum ReadCheckpoint: PreparedSQL {
-        static let sql = "SELECT transaction_id::text, position FROM checkpoints WHERE name = $1"
-    }
-
     /// Waits for the projection's advisory lock and holds it for the transaction: one locking
     /// runner (or rebuild swap) at a time, in any number of processes. (A runner only tries it,
     /// `tryLock`; a `SingleStatementProjection`'s runner takes none.) Not a row lock on the
@@ -231,15 +227,6 @@ public struct ProjectionRunner: Service {
     /// The first key of the projections' advisory locks (the migrator's lock is a single key).
     static let lockClass: Int32 = 7_120_002
 
-    /// Where the projection stands; nil before its first batch.
-    static func checkpoint(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> GlobalCursor? {
-        for try await row in try await connection.execute(Prepared(ReadCheckpoint.self, try PostgresBindings(name)), logger: logger) {
-            let (transaction, position) = try row.decode((String, Int64).self)
-            return GlobalCursor(transactionId: UInt64(transaction) ?? 0, position: position)
-        }
-        return nil
-    }
-
     /// Records the lag: events appended after the checkpoint, and how long ago the oldest of
     /// them was recorded (0 when caught up). A gauge, so it reads the head once per call.
     public func recordLag() async throws {
@@ -252,27 +239,29 @@ public struct ProjectionRunner: Service {
     /// checkpoint, and how long ago the oldest of them committed (0 when caught up). What the
     /// `swapline_projection_lag_*` gauges show; the benchmarks sample it too.
     public static func lag(of name: String, client: PostgresClient, logger: Logger) async throws -> (events: Int64, milliseconds: Int64) {
-        try await client.withConnection { connection in
-            // The checkpoint first, then a range scan from it on the global-order index: one
-            // statement joining the two scanned the whole event table on every call.
-            let cursor = try await checkpoint(name, on: connection, logger: logger) ?? .start
-            // From the event's commit when the server records commit times (`track_commit_timestamp`),
-            // else from `recorded_at`, the appending transaction's start, which adds that
-            // transaction's own length to the lag.
-            let rows = try await connection.query(
-                """
-                SELECT count(*), COALESCE(GREATEST(0, EXTRACT(EPOCH FROM (now() - min(
-                    CASE WHEN current_setting('track_commit_timestamp')::boolean
-                         THEN COALESCE(pg_xact_commit_timestamp(xmin), recorded_at) ELSE recorded_at END))) * 1000)::bigint, 0)
-                FROM events
-                WHERE (transaction_id, global_position) > (\(String(cursor.transactionId))::xid8, \(cursor.position))
-                """,
-                logger: logger)
-            for try await (events, milliseconds) in rows.decode((Int64, Int64).self) {
-                return (events, milliseconds)
-            }
-            return (0, 0)
+        for try await (events, milliseconds) in try await client.execute(Prepared(Lag.self, try PostgresBindings(name)), logger: logger)
+            .decode((Int64, Int64).self)
+        {
+            return (events, milliseconds)
         }
+        return (0, 0)
+    }
+
+    /// One statement, so the checkpoint and the clock are read at the same instant: read in a
+    /// statement of its own, the checkpoint was a round trip older than `now()`, and under load
+    /// that round trip (waiting for a core) counted as lag. The checkpoint's fields are init
+    /// plans, as in `ReadAfterCheckpoint`: joined, the planner scanned the whole event table.
+    /// From the event's commit when the server records commit times (`track_commit_timestamp`),
+    /// else from `recorded_at`, the appending transaction's start, which adds that transaction's
+    /// own length to the lag.
+    enum Lag: PreparedSQL {
+        static let sql = """
+            SELECT count(*), COALESCE(GREATEST(0, EXTRACT(EPOCH FROM (now() - min(
+                CASE WHEN current_setting('track_commit_timestamp')::boolean
+                     THEN COALESCE(pg_xact_commit_timestamp(xmin), recorded_at) ELSE recorded_at END))) * 1000)::bigint, 0)
+            FROM events
+            WHERE (transaction_id, global_position) > (\(ReadAfterCheckpoint.transaction), \(ReadAfterCheckpoint.position))
+            """
     }
 
     /// Runs until graceful shutdown: woken by the appends' NOTIFY, polling once a second as a fallback.
