@@ -57,7 +57,7 @@ struct SettingsTests {
         #expect(settings.webhooks.retryDelays == nil, "Calypso's schedule")
         #expect(settings.rateLimit == SwaplineSettings.RateLimitSettings(perSecond: 100, burst: 200))
         #expect(settings.requestTimeoutSeconds == 10)
-        #expect(settings.databasePoolSize == 40)
+        #expect(settings.databasePoolSize == 2 * ProcessInfo.processInfo.activeProcessorCount + 4)
     }
 
     @Test func requestTimeoutAndPoolSizeAreRead() async throws {
@@ -92,7 +92,7 @@ struct SettingsTests {
         ["SWAPLINE_WEBHOOK_BLOCK_ERRORS": "0"], ["SWAPLINE_WEBHOOK_ROTATION_OVERLAP_SECONDS": "-5"],
         ["SWAPLINE_RATE_LIMIT_PER_SECOND": "-1"], ["SWAPLINE_RATE_LIMIT_PER_SECOND": "fast"], ["SWAPLINE_RATE_LIMIT_BURST": "0"],
         ["SWAPLINE_RATE_LIMIT_BURST": "1.5"], ["SWAPLINE_REQUEST_TIMEOUT_SECONDS": "0"], ["SWAPLINE_REQUEST_TIMEOUT_SECONDS": "soon"],
-        ["SWAPLINE_DATABASE_POOL_SIZE": "1"], ["SWAPLINE_DATABASE_POOL_SIZE": "big"],
+        ["SWAPLINE_DATABASE_POOL_SIZE": "1"], ["SWAPLINE_DATABASE_POOL_SIZE": "5"], ["SWAPLINE_DATABASE_POOL_SIZE": "big"],
     ])
     func aBadValueNamesItsKey(_ override: [String: String]) async throws {
         var environment = ["SWAPLINE_MASTER_KEY": Self.key]
