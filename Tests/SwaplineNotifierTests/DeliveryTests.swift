@@ -134,7 +134,9 @@ struct DeliveryTests {
                 let subscription = try await notifier.subscribe(merchant, url: url, types: ["EXCHANGE_CREATED"])
                 _ = try await notifier.exchange(merchant)
                 let received = try await notifier.running(notifier.worker(delays: [0.3, 0.6])) {
-                    try await eventually("three attempts") { receiver.received.count >= 3 ? receiver.received : nil }
+                    // Long: the dispatcher's read waits for the cluster-wide visibility horizon,
+                    // which other tests' long statements (a rebuild's batches) hold back (`dispatch`).
+                    try await eventually("three attempts", within: 60) { receiver.received.count >= 3 ? receiver.received : nil }
                 }
                 #expect(received.count == 3)
                 #expect(Set(received.map(\.webhookId)).count == 1, "the webhook-id is stable across retries")

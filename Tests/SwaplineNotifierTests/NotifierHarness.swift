@@ -85,7 +85,10 @@ struct NotifierHarness: Sendable {
     /// Runs the dispatcher until at least `count` deliveries exist (the global read waits for
     /// other transactions of the test server, so this polls).
     func dispatch(expecting count: Int) async throws {
-        _ = try await eventually("\(count) deliveries queued") {
+        // Within a minute: the horizon is the whole cluster's, not this test database's, so a
+        // long statement of another test running in parallel (a rebuild's batch, a big seed)
+        // pauses this dispatcher too (a CI run once waited more than 15 s).
+        _ = try await eventually("\(count) deliveries queued", within: 60) {
             try await dispatcher.runOnce()
             let queued = try await deliveryCount()
             return queued >= count ? queued : nil
