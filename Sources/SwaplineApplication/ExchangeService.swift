@@ -6,6 +6,7 @@ import PostgresNIO
 import SwaplineDomain
 import SwaplineEventStore
 import SwaplineProjections
+import Synchronization
 
 /// What a client asks `exchange/create` for, already checked for shape by the API.
 public struct CreateExchangeRequest: Sendable, Equatable {
@@ -38,8 +39,10 @@ public struct ExchangeService: Sendable {
     public let store: EventStore
     /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
     public let aggregates: AggregateLoader
-    /// Concurrent creates' exchange ids, drawn from the sequence in one statement.
+    /// Concurrent creates' exchange ids, drawn from the sequence in one statement with
+    /// `ExchangeIdReserve.size` more for the creates after them.
     let exchangeIds: RoundTripBatcher<Void, ExchangeID>
+    let reservedExchangeIds = ExchangeIdReserve()
     /// The market as configured; `market` is it with the pair kill switch applied.
     public let configuredMarket: Market
     /// The pairs switched off at run time (nil: only the configured market counts).
@@ -63,11 +66,13 @@ public struct ExchangeService: Sendable {
         self.client = client
         self.store = EventStore(client: client, logger: logger, projecting: AppendQueueingExchanges.self, groupCommit: true)
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
-        self.exchangeIds = RoundTripBatcher { [client, logger] requests in
+        self.exchangeIds = RoundTripBatcher { [client, logger, reservedExchangeIds] requests in
             var ids: [ExchangeID] = []
-            let rows = try await client.execute(Prepared(NextExchangeIds.self, try PostgresBindings(requests.count)), logger: logger)
+            let count = requests.count + ExchangeIdReserve.size
+            let rows = try await client.execute(Prepared(NextExchangeIds.self, try PostgresBindings(count)), logger: logger)
             for try await id in rows.decode(Int64.self) { ids.append(id) }
-            return ids
+            reservedExchangeIds.keep(ids.dropFirst(requests.count))
+            return Array(ids.prefix(requests.count))
         }
         self.configuredMarket = market
         self.logger = logger
@@ -312,7 +317,8 @@ public struct ExchangeService: Sendable {
     }
 
     private func nextExchangeId() async throws -> ExchangeID {
-        try await exchangeIds.submit(())
+        if let reserved = reservedExchangeIds.take() { return reserved }
+        return try await exchangeIds.submit(())
     }
 
     enum NextExchangeIds: PreparedSQL {
@@ -362,4 +368,27 @@ struct QueueRequestedExchanges: InlineProjection {
 /// The create's append statement: the events, the inline read models and the execution queue.
 enum AppendQueueingExchanges: ProjectingAppend {
     static let sql = EventStore.appendSQL(projecting: ReadModels.inline + [QueueRequestedExchanges()])
+}
+
+/// Exchange ids this process drew from the sequence ahead of need, so most creates skip that
+/// round trip: a create waited for it (batched with the other creates') before its append's,
+/// two round trips in a row under load. Ids a process held when it stopped are never used,
+/// which the sequence allows anyway (`nextval` is never rolled back); ids stay unique, and
+/// across processes they are no longer in the order of creation, which nothing relies on.
+final class ExchangeIdReserve: Sendable {
+    /// Ids drawn ahead at each refill: the sequence's round trip then serves this many creates.
+    static let size = 32
+    /// Smallest last, so ids go out in the order they were drawn.
+    private let spare = Mutex<[ExchangeID]>([])
+
+    func take() -> ExchangeID? {
+        spare.withLock { $0.popLast() }
+    }
+
+    func keep(_ ids: some Collection<ExchangeID>) {
+        spare.withLock { spare in
+            spare.append(contentsOf: ids)
+            spare.sort(by: >)
+        }
+    }
 }

@@ -53,6 +53,30 @@ struct GuessedStateTests {
         }
     }
 
+    /// A process draws exchange ids from the sequence 33 at a time and hands them out in order;
+    /// another process draws its own, so no id is given twice.
+    @Test func exchangeIdsAreDrawnAheadAndNeverGivenTwice() async throws {
+        try await TestDatabase.with { database in
+            let harness = try Harness(database)
+            let account = try await harness.openAccount(deposits: [(usdt, "1000")])
+            func drawn() async throws -> Int64 {
+                var value: Int64 = -1
+                for try await last in try await database.app.query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM exchange_ids", logger: database.logger).decode(Int64.self) {
+                    value = last
+                }
+                return value
+            }
+            let before = try await drawn()
+            var ids: [ExchangeID] = []
+            for _ in 0..<5 { ids.append(try await harness.exchange(account, usdtBTC, "10").id) }
+            #expect(ids == Array(ids[0]..<ids[0] + 5))
+            let other = try await otherProcess(harness).create(
+                account: account, request: CreateExchangeRequest(pair: usdtBTC, amountText: "10"), metadata: EventMetadata(actor: "test"))
+            #expect(!ids.contains(other.id))
+            #expect(try await drawn() == before + 2 * (1 + 32))
+        }
+    }
+
     @Test func aWorkerSettlesAgainstAnAccountThatMovedSinceItLastSawIt() async throws {
         try await TestDatabase.with { database in
             let harness = try Harness(database)
