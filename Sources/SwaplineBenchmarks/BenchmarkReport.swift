@@ -16,6 +16,9 @@ public struct BenchmarkResult: Codable, Sendable {
     public var p99: Double?
     public var baselineMin: Double?
     public var baselineMax: Double?
+    /// The baseline's own latencies (pgbench's per-transaction log, the median run), beside `p50`/`p99`.
+    public var baselineP50: Double?
+    public var baselineP99: Double?
     /// Whether the goal is met, when the goal is a ratio, a bound on the value or a latency bound.
     public var met: Bool?
     /// True when a smaller value is the better one (a load time, a lag, memory): the goal bounds
@@ -30,11 +33,12 @@ public struct BenchmarkResult: Codable, Sendable {
     ///   - maximumRatio: the goal is `ratio < maximumRatio` (lower is better: a time against the baseline's time).
     ///   - minimumValue: the value itself must be at least this (an absolute floor, e.g. events/s).
     ///   - maximumValue: the value itself must stay below this (an absolute ceiling, e.g. MiB).
+    ///   - baselineLatencies: the baseline's latencies (ms, sorted), for its p50/p99.
     ///   - p99Bound: the p99 must stay below this (ms).
     ///   - lowerIsBetter: says so for a figure with no goal to tell (by default, from the bounds above).
     public init(
         name: String, values: [Double], baselines: [Double]?, goalRatio: Double?, goal: String, unit: String, p50: Double? = nil,
-        p99: Double? = nil, p99Bound: Double? = nil, maximumRatio: Double? = nil, minimumValue: Double? = nil, maximumValue: Double? = nil,
+        p99: Double? = nil, baselineLatencies: [Double]? = nil, p99Bound: Double? = nil, maximumRatio: Double? = nil, minimumValue: Double? = nil, maximumValue: Double? = nil,
         lowerIsBetter: Bool? = nil
     ) {
         self.name = name
@@ -47,6 +51,11 @@ public struct BenchmarkResult: Codable, Sendable {
         self.unit = unit
         self.p50 = p50
         self.p99 = p99
+        if let baselineLatencies {
+            let sample = Sample(operations: baselineLatencies.count, seconds: 0, latencies: baselineLatencies, errors: 0)
+            self.baselineP50 = sample.percentile(0.5)
+            self.baselineP99 = sample.percentile(0.99)
+        }
         if let baselines, !baselines.isEmpty {
             let baseline = Self.median(baselines)
             self.baseline = baseline
@@ -94,14 +103,14 @@ public struct BenchmarkReport: Codable, Sendable {
             return value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
         }
         var lines = [
-            "| workload | value | baseline | ratio | goal | met | p50 ms | p99 ms | runs (min–max) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| workload | value | baseline | ratio | goal | met | p50 ms | p99 ms | baseline p50 / p99 ms | runs (min–max) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for result in results {
             let met = result.met.map { $0 ? "yes" : "no" } ?? "—"
             let goal = result.lowerIsBetter && !result.goal.contains("lower is better") ? "\(result.goal) (lower is better)" : result.goal
             lines.append(
-                "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
+                "| \(result.name) | \(number(result.value)) \(result.unit) | \(number(result.baseline)) | \(result.ratio.map { String(format: "%.2f×", $0) } ?? "—") | \(goal) | \(met) | \(number(result.p50)) | \(number(result.p99)) | \(result.baselineP99 == nil ? "—" : "\(number(result.baselineP50)) / \(number(result.baselineP99))") | \(result.runs) (\(number(result.min))–\(number(result.max))) |"
             )
         }
         return lines.joined(separator: "\n")

@@ -26,7 +26,7 @@ extension Workloads {
         let accounts = merchants.map(\.account.rawValue)
         // The venue fills at once and never rejects; every exchange can complete.
         let environment = ["SWAPLINE_VENUE_LATENCY_MS": "0", "SWAPLINE_VENUE_FAILURE_RATE": "0"]
-        var measured: [(completed: Sample, baseline: Double)] = []
+        var measured: [(completed: Sample, baseline: PgBench.Outcome)] = []
         var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
             // A server per run, stopped before pgbench runs: its worker would take pgbench's
@@ -67,7 +67,7 @@ extension Workloads {
                 }
                 return (sample, meter)
             }
-            let baseline: Double
+            let baseline: PgBench.Outcome
             (baseline, meters.1) = try await meteredPgbench(script: Self.lifecycleScript, clients: clients)
             try await removePgbenchExchangesFromQueue()
             measured.append((completed, baseline))
@@ -75,8 +75,8 @@ extension Workloads {
         let median = measured.map(\.completed).sorted { $0.rate < $1.rate }[measured.count / 2]
         var result = BenchmarkResult(
             name: "exchange lifecycle, signed create → COMPLETED, \(clients) clients", values: measured.map(\.completed.rate),
-            baselines: measured.map(\.baseline), goalRatio: 0.5,
-            goal: "≥ 0.5× pgbench", unit: "exchanges/s", p50: median.percentile(0.5), p99: median.percentile(0.99))
+            baselines: measured.map(\.baseline.transactionsPerSecond), goalRatio: 0.5, goal: "≥ 0.5× pgbench", unit: "exchanges/s",
+            p50: median.percentile(0.5), p99: median.percentile(0.99), baselineLatencies: PgBench.Outcome.median(measured.map(\.baseline))?.latencies)
         (result.cpu, result.baselineCPU) = meters
         return result
     }

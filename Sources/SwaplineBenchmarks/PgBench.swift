@@ -32,22 +32,53 @@ public struct PgBench: Sendable {
         public var description: String
     }
 
-    /// Runs `script` with `clients` connections for `seconds`; returns transactions per second.
-    public func run(script: String, clients: Int, seconds: Int) throws -> Double {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-bench-\(UUID().uuidString).sql")
+    /// What one pgbench run did: its rate, and each transaction's latency (ms, sorted) from
+    /// pgbench's per-transaction log, so a workload's p50/p99 has the baseline's beside it.
+    public struct Outcome: Sendable {
+        public var transactionsPerSecond: Double
+        public var latencies: [Double]
+
+        /// The run whose rate is the median of `outcomes`' (the upper one of an even count).
+        static func median(_ outcomes: [Outcome]) -> Outcome? {
+            let sorted = outcomes.sorted { $0.transactionsPerSecond < $1.transactionsPerSecond }
+            return sorted.isEmpty ? nil : sorted[sorted.count / 2]
+        }
+    }
+
+    /// Runs `script` with `clients` connections for `seconds`.
+    public func run(script: String, clients: Int, seconds: Int) throws -> Outcome {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-pgbench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("script.sql")
         try script.write(to: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: file) }
         let arguments = [
             executable, "-n", "-f", file.path, "-c", String(clients), "-j", String(min(clients, ProcessInfo.processInfo.activeProcessorCount)),
-            "-T", String(seconds), "-M", "prepared", connection,
+            "-T", String(seconds), "-M", "prepared", "--log", "--log-prefix=\(directory.appendingPathComponent("log").path)", connection,
         ]
         let (status, text) = try Subprocess.run(arguments)
         guard status == 0 else { throw Failure(description: "pgbench failed (\(status)): \(text.suffix(2000))") }
         // "tps = 1234.56 (without initial connection time)"
         for line in text.split(separator: "\n") where line.hasPrefix("tps = ") {
-            if let value = Double(line.dropFirst("tps = ".count).prefix { $0 != " " }) { return value }
+            if let value = Double(line.dropFirst("tps = ".count).prefix { $0 != " " }) {
+                return Outcome(transactionsPerSecond: value, latencies: try Self.latencies(in: directory))
+            }
         }
         throw Failure(description: "no tps in pgbench output: \(text.suffix(2000))")
+    }
+
+    /// The latencies (ms, sorted) in pgbench's per-transaction logs (`log.<pid>`, one file per
+    /// thread), whose lines are `client transaction latency_us script epoch_s epoch_us`.
+    static func latencies(in directory: URL) throws -> [Double] {
+        var latencies: [Double] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasPrefix("log.") {
+            let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                if fields.count >= 3, let microseconds = Double(fields[2]) { latencies.append(microseconds / 1000) }
+            }
+        }
+        return latencies.sorted()
     }
 
     /// psql beside pgbench (the same PostgreSQL installation).

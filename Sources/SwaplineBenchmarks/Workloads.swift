@@ -77,7 +77,7 @@ public struct Workloads: Sendable {
     public func append(writers: Int) async throws -> BenchmarkResult {
         let store = EventStore(client: client, logger: logger, groupCommit: true)
         var values: [Double] = []
-        var baselines: [Double] = []
+        var baselines: [PgBench.Outcome] = []
         var last: Sample?
         var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
@@ -94,20 +94,23 @@ public struct Workloads: Sendable {
             try check(sample, "append")
             values.append(sample.rate)
             last = sample
-            let baseline: Double
+            let baseline: PgBench.Outcome
             (baseline, meters.1) = try await meteredPgbench(script: Self.appendScript, clients: writers)
             baselines.append(baseline)
         }
         var result = BenchmarkResult(
-            name: "append, 2 streams per transaction, \(writers) writer\(writers == 1 ? "" : "s")", values: values, baselines: baselines,
-            goalRatio: 0.8, goal: "≥ 0.8× pgbench", unit: "tx/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
+            name: "append, 2 streams per transaction, \(writers) writer\(writers == 1 ? "" : "s")",
+            values: values, baselines: baselines.map(\.transactionsPerSecond), goalRatio: 0.8, goal: "≥ 0.8× pgbench", unit: "tx/s",
+            p50: last?.percentile(0.5), p99: last?.percentile(0.99), baselineLatencies: baselines.last?.latencies)
         (result.cpu, result.baselineCPU) = meters
         return result
     }
 
-    /// pgbench's transactions per second, with the CPU each took.
-    func meteredPgbench(script: String, clients: Int) async throws -> (Double, CPUPerOperation?) {
-        try await cpu.measure(settling: true, { try pgbench.run(script: script, clients: clients, seconds: seconds) }, operations: { $0 * Double(seconds) })
+    /// A pgbench run of `script`, with the CPU each transaction took.
+    func meteredPgbench(script: String, clients: Int) async throws -> (PgBench.Outcome, CPUPerOperation?) {
+        try await cpu.measure(
+            settling: true, { try pgbench.run(script: script, clients: clients, seconds: seconds) },
+            operations: { $0.transactionsPerSecond * Double(seconds) })
     }
 
     // MARK: - exchange/get over HTTP
@@ -139,7 +142,7 @@ public struct Workloads: Sendable {
         }
         var values: [Double] = []
         var baselines: [Double] = []
-        var last: Sample?
+        var last: (sample: Sample?, baseline: Sample?)
         var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
             for (isBaseline, candidate) in [(false, router), (true, fixed)] as [(Bool, Router<BasicRequestContext>)] {
@@ -155,15 +158,19 @@ public struct Workloads: Sendable {
                 }
                 if isBaseline { meters.1 = meter } else { meters.0 = meter }
                 try check(sample, isBaseline ? "fixed body" : "exchange/get")
-                if isBaseline { baselines.append(sample.rate) } else {
+                if isBaseline {
+                    baselines.append(sample.rate)
+                    last.baseline = sample
+                } else {
                     values.append(sample.rate)
-                    last = sample
+                    last.sample = sample
                 }
             }
         }
         var result = BenchmarkResult(
             name: "exchange/get over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.5,
-            goal: "≥ 0.5× Hummingbird fixed body", unit: "req/s", p50: last?.percentile(0.5), p99: last?.percentile(0.99))
+            goal: "≥ 0.5× Hummingbird fixed body", unit: "req/s", p50: last.sample?.percentile(0.5), p99: last.sample?.percentile(0.99),
+            baselineLatencies: last.baseline?.latencies)
         (result.cpu, result.baselineCPU) = meters
         return result
     }
@@ -460,7 +467,7 @@ extension Workloads {
         let merchants = try await openMerchants(clients, name: "bench create", deposit: "100000000")
         let router = buildRouter(APIDependencies(accounts: accounts, exchanges: exchanges))
         var values: [Double] = []
-        var baselines: [Double] = []
+        var baselines: [PgBench.Outcome] = []
         var samples: [Sample] = []
         var meters: (CPUPerOperation?, CPUPerOperation?)
         for _ in 0..<runs {
@@ -477,15 +484,16 @@ extension Workloads {
             try check(sample, "exchange/create")
             values.append(sample.rate)
             samples.append(sample)
-            let baseline: Double
+            let baseline: PgBench.Outcome
             (baseline, meters.1) = try await meteredPgbench(script: Self.createScript, clients: clients)
             baselines.append(baseline)
             try await removePgbenchExchangesFromQueue()
         }
         let median = samples.sorted { $0.rate < $1.rate }[samples.count / 2]
         var result = BenchmarkResult(
-            name: "exchange/create over HTTP, \(clients) clients", values: values, baselines: baselines, goalRatio: 0.6,
-            goal: "≥ 0.6× pgbench, p99 < 50 ms", unit: "req/s", p50: median.percentile(0.5), p99: median.percentile(0.99), p99Bound: 50)
+            name: "exchange/create over HTTP, \(clients) clients", values: values, baselines: baselines.map(\.transactionsPerSecond),
+            goalRatio: 0.6, goal: "≥ 0.6× pgbench, p99 < 50 ms", unit: "req/s", p50: median.percentile(0.5), p99: median.percentile(0.99),
+            baselineLatencies: PgBench.Outcome.median(baselines)?.latencies, p99Bound: 50)
         (result.cpu, result.baselineCPU) = meters
         return result
     }
@@ -494,7 +502,8 @@ extension Workloads {
 extension Workloads {
     /// The statements one signed create sends, as PostgreSQL's log showed them
     /// (`log_statement = all`) once its caches are warm: the replay guard (committed without
-    /// waiting for the flush, as the server does), the exchange id, then one transaction with
+    /// waiting for the flush, as the server does) with the exchange id in the same round trip
+    /// (the server draws ids 33 at a time, `ExchangeIdReserve`), then one transaction with
     /// both streams' events, the inline read models and the execution queue, and after the commit
     /// the announcement to the runners and the execution worker (which the server shares
     /// between concurrent creates, as it does the replay guard's records and, for creates
@@ -507,8 +516,7 @@ extension Workloads {
         WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true))
         INSERT INTO seen_request_digests (digest) SELECT decode(md5(random()::text) || md5(random()::text), 'hex')
             FROM async_commit ON CONFLICT (digest) DO UPDATE SET seen_at = now() WHERE seen_request_digests.seen_at < now() - interval '6 minutes'
-            RETURNING digest;
-        SELECT nextval('exchange_ids') AS exchange \\gset
+            RETURNING nextval('exchange_ids') AS exchange \\gset
         BEGIN;
         INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, prev_hash, hash)
         SELECT s, NULLIF(v, 0), e, t, sv, d::jsonb, m::jsonb, '\\x', '\\x'

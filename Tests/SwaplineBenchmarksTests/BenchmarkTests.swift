@@ -41,6 +41,32 @@ struct BenchmarkReportTests {
         #expect(informational.lowerIsBetter)
     }
 
+    @Test func theBaselinesLatenciesStandBesideTheWorkloads() {
+        let create = BenchmarkResult(
+            name: "create", values: [900], baselines: [1000], goalRatio: 0.6, goal: "≥ 0.6×, p99 < 50 ms", unit: "req/s", p50: 30, p99: 49,
+            baselineLatencies: (1...100).map(Double.init), p99Bound: 50)
+        #expect(create.baselineP50 == 50)
+        #expect(create.baselineP99 == 99)
+        // The bound is the workload's own p99's: the baseline's is shown, not judged.
+        #expect(create.met == true)
+        let table = BenchmarkReport(quick: true, results: [create]).table()
+        #expect(table.contains("| 30.00 | 49.00 | 50.00 / 99.00 |"))
+        let noBaseline = BenchmarkResult(name: "lag", values: [10], baselines: nil, goalRatio: nil, goal: "p99 < 50 ms", unit: "ms", p99: 40, p99Bound: 50)
+        #expect(BenchmarkReport(quick: true, results: [noBaseline]).table().contains("| 40.00 | — |"))
+    }
+
+    @Test func pgbenchsPerTransactionLogsAreReadFromEveryThreadsFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-pgbench-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // client transaction latency_us script epoch_s epoch_us
+        try "0 0 2500 0 1764600000 120\n1 0 1200 0 1764600000 130\n".write(
+            to: directory.appendingPathComponent("log.4242"), atomically: true, encoding: .utf8)
+        try "2 0 31000 0 1764600000 140\n".write(to: directory.appendingPathComponent("log.4242.1"), atomically: true, encoding: .utf8)
+        try "not a log\n".write(to: directory.appendingPathComponent("script.sql"), atomically: true, encoding: .utf8)
+        #expect(try PgBench.latencies(in: directory) == [1.2, 2.5, 31])
+    }
+
     @Test func numbersAreGroupedTheSameEverywhere() {
         #expect(grouped(1_000_000) == "1,000,000")
         #expect(grouped(20_000) == "20,000")
