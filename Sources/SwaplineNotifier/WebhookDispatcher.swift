@@ -61,11 +61,13 @@ public struct WebhookDispatcher: SingleStatementProjection {
         var rows = DeliveryRows()
         for (recorded, type, exchange) in changes {
             let account = exchange.account.rawValue
-            for (subscription, types) in subscriptionsByStream[recorded.streamId] ?? [] where types.contains(type.rawValue) {
+            let subscribers = (subscriptionsByStream[recorded.streamId] ?? []).filter { $0.1.contains(type.rawValue) }
+            guard !subscribers.isEmpty else { continue }
+            let data = WebhookPayload.data(type: type, exchange: exchange, market: market)
+            for (subscription, _) in subscribers {
                 let webhookId = WebhookPayload.webhookId(subscription: subscription, event: recorded.eventId)
                 let body = WebhookPayload.body(
-                    subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, exchange: exchange,
-                    market: market)
+                    subscriptionId: subscription, webhookId: webhookId, createdAt: recorded.recordedAt, type: type, data: data)
                 rows.append(
                     webhookId: webhookId, subscription: subscription, account: account, exchange: Int64(exchange.id), type: type,
                     position: recorded.globalPosition, body: body)
@@ -149,7 +151,7 @@ struct DeliveryRows {
     var bodies: [String] = []
 
     mutating func append(
-        webhookId: String, subscription: UUID, account: String, exchange: Int64, type: WebhookEventType, position: Int64, body: [UInt8]
+        webhookId: String, subscription: UUID, account: String, exchange: Int64, type: WebhookEventType, position: Int64, body: String
     ) {
         webhookIds.append(webhookId)
         subscriptions.append(subscription)
@@ -158,6 +160,6 @@ struct DeliveryRows {
         sequences.append(Int32(type.sequence))
         positions.append(position)
         types.append(type.rawValue)
-        bodies.append(String(decoding: body, as: UTF8.self))
+        bodies.append(body)
     }
 }

@@ -48,23 +48,28 @@ public enum WebhookPayload {
         return "msg_" + CalypsoSignature.hex(SHA256.hash(data: bytes).prefix(16))
     }
 
-    public static func body(
-        subscriptionId: UUID, webhookId: String, createdAt: Date, type: WebhookEventType, exchange: ExchangeView, market: Market
-    ) -> [UInt8] {
+    /// The `data` member, serialized: the exchange object with its `sequence`. It is the same for
+    /// every subscription to the event, so the dispatcher renders it once per event, not once
+    /// per subscription.
+    public static func data(type: WebhookEventType, exchange: ExchangeView, market: Market) -> String {
         var data = exchange.json(market: market)
         if case .object(var members) = data {
             members.append(("sequence", .number(String(type.sequence))))
             data = .object(members)
         }
-        let payload = JSONValue.object([
+        return data.serialized()
+    }
+
+    /// The whole body for one subscription, `data` (from `data(type:exchange:market:)`) last.
+    public static func body(subscriptionId: UUID, webhookId: String, createdAt: Date, type: WebhookEventType, data: String) -> String {
+        let envelope = JSONValue.object([
             ("requestId", .string(subscriptionId.uuidString.lowercased())),
             ("id", .string(webhookId)),
             ("createdDate", .string(Timestamp.format(createdAt))),
             ("level", .string(type.level)),
             ("service", .string(service)),
             ("eventType", .string(type.rawValue)),
-            ("data", data),
-        ])
-        return Array(payload.serialized().utf8)
+        ]).serialized()
+        return envelope.dropLast() + #","data":"# + data + "}"
     }
 }

@@ -35,6 +35,18 @@ struct WebhookSigningTests {
         #expect(single["webhook-signature"]?.split(separator: " ").count == 1)
     }
 
+    /// The data is rendered once per event and written into each subscription's envelope, last.
+    @Test func aBodyIsTheEnvelopeWithTheEventsDataLast() throws {
+        let subscription = UUID(uuidString: "6F1D9C2E-8B1A-4C3D-9E2F-0A1B2C3D4E5F")!
+        let body = WebhookPayload.body(
+            subscriptionId: subscription, webhookId: "msg_1", createdAt: Date(timeIntervalSince1970: 1_764_600_000.25), type: .completed,
+            data: #"{"id":1001,"sequence":2}"#)
+        #expect(
+            body == #"{"requestId":"6f1d9c2e-8b1a-4c3d-9e2f-0a1b2c3d4e5f","id":"msg_1","createdDate":"2025-12-01T14:40:00.250Z","#
+                + #""level":"SUCCESS","service":"EXCHANGE","eventType":"EXCHANGE_COMPLETED","data":{"id":1001,"sequence":2}}"#)
+        #expect(try JSONSerialization.jsonObject(with: Data(body.utf8)) is [String: Any])
+    }
+
     @Test func calypsosDefaultScheduleHas19RetriesOverAbout91Hours() {
         let policy = RetryPolicy.calypso
         #expect(policy.delays.count == 19)
