@@ -40,7 +40,7 @@ public struct ExchangeService: Sendable {
     /// Shared by the services of one process so each stream is rebuilt from where it was last seen.
     public let aggregates: AggregateLoader
     /// Concurrent creates' exchange ids, drawn from the sequence in one statement with
-    /// `ExchangeIdReserve.size` more for the creates after them.
+    /// `ExchangeIdReserve.size` more for the creates right after them.
     let exchangeIds: RoundTripBatcher<Void, ExchangeID>
     let reservedExchangeIds = ExchangeIdReserve()
     /// The market as configured; `market` is it with the pair kill switch applied.
@@ -68,7 +68,8 @@ public struct ExchangeService: Sendable {
         self.aggregates = aggregates ?? AggregateLoader(store: self.store)
         self.exchangeIds = RoundTripBatcher { [client, logger, reservedExchangeIds] requests in
             var ids: [ExchangeID] = []
-            let count = requests.count + ExchangeIdReserve.size
+            // Drawn ahead only when creates come together; a lone create takes just its own.
+            let count = requests.count + (requests.count > 1 ? ExchangeIdReserve.size : 0)
             let rows = try await client.execute(Prepared(NextExchangeIds.self, try PostgresBindings(count)), logger: logger)
             for try await id in rows.decode(Int64.self) { ids.append(id) }
             reservedExchangeIds.keep(ids.dropFirst(requests.count))
@@ -370,25 +371,38 @@ enum AppendQueueingExchanges: ProjectingAppend {
     static let sql = EventStore.appendSQL(projecting: ReadModels.inline + [QueueRequestedExchanges()])
 }
 
-/// Exchange ids this process drew from the sequence ahead of need, so most creates skip that
-/// round trip: a create waited for it (batched with the other creates') before its append's,
-/// two round trips in a row under load. Ids a process held when it stopped are never used,
-/// which the sequence allows anyway (`nextval` is never rolled back); ids stay unique, and
-/// across processes they are no longer in the order of creation, which nothing relies on.
+/// Exchange ids this process drew from the sequence ahead of need, so that under load most
+/// creates skip that round trip: a create waited for it (batched with the other creates')
+/// before its append's, two round trips in a row.
+///
+/// `exchange/list` is newest first by id, so ids must stay close to creation order across
+/// processes too. Hence ids are drawn ahead only when creates come together (a batch of two or
+/// more), and a drawn id not used within `maximumAge` is dropped: an exchange's id is never older
+/// than that. Dropped ids are gaps, as `nextval` already allowed (it is never rolled back).
 final class ExchangeIdReserve: Sendable {
-    /// Ids drawn ahead at each refill: the sequence's round trip then serves this many creates.
+    /// Ids drawn ahead with a batch of concurrent creates.
     static let size = 32
-    /// Smallest last, so ids go out in the order they were drawn.
-    private let spare = Mutex<[ExchangeID]>([])
+    static let maximumAge: Duration = .milliseconds(100)
 
-    func take() -> ExchangeID? {
-        spare.withLock { $0.popLast() }
+    private struct Spare {
+        /// Smallest last, so ids go out in the order they were drawn.
+        var ids: [ExchangeID] = []
+        var drawnAt: ContinuousClock.Instant?
+    }
+    private let spare = Mutex(Spare())
+
+    func take(now: ContinuousClock.Instant = .now) -> ExchangeID? {
+        spare.withLock { spare in
+            if let drawnAt = spare.drawnAt, drawnAt.duration(to: now) > Self.maximumAge { spare = Spare() }
+            return spare.ids.popLast()
+        }
     }
 
-    func keep(_ ids: some Collection<ExchangeID>) {
+    /// Replaces what is kept: newer ids than any kept, and the clock restarts for all of them.
+    func keep(_ ids: some Collection<ExchangeID>, drawnAt: ContinuousClock.Instant = .now) {
+        guard !ids.isEmpty else { return }
         spare.withLock { spare in
-            spare.append(contentsOf: ids)
-            spare.sort(by: >)
+            spare = Spare(ids: ids.sorted(by: >), drawnAt: drawnAt)
         }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import PostgresNIO
-import SwaplineApplication
+@testable import SwaplineApplication
 import SwaplineDomain
 import SwaplineEventStore
 @testable import SwaplineExecution
@@ -53,28 +53,53 @@ struct GuessedStateTests {
         }
     }
 
-    /// A process draws exchange ids from the sequence 33 at a time and hands them out in order;
-    /// another process draws its own, so no id is given twice.
-    @Test func exchangeIdsAreDrawnAheadAndNeverGivenTwice() async throws {
+    /// A lone create draws just its own id (no gaps when creates come one at a time, so ids
+    /// follow creation order across processes); creates that come together draw ahead.
+    @Test func exchangeIdsAreDrawnAheadOnlyForCreatesThatComeTogether() async throws {
         try await TestDatabase.with { database in
             let harness = try Harness(database)
-            let account = try await harness.openAccount(deposits: [(usdt, "1000")])
             func drawn() async throws -> Int64 {
                 var value: Int64 = -1
-                for try await last in try await database.app.query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM exchange_ids", logger: database.logger).decode(Int64.self) {
-                    value = last
-                }
+                let rows = try await database.app.query(
+                    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM exchange_ids", logger: database.logger)
+                for try await last in rows.decode(Int64.self) { value = last }
                 return value
             }
+            let account = try await harness.openAccount(deposits: [(usdt, "1000")])
             let before = try await drawn()
             var ids: [ExchangeID] = []
-            for _ in 0..<5 { ids.append(try await harness.exchange(account, usdtBTC, "10").id) }
-            #expect(ids == Array(ids[0]..<ids[0] + 5))
+            for _ in 0..<3 { ids.append(try await harness.exchange(account, usdtBTC, "10").id) }
             let other = try await otherProcess(harness).create(
                 account: account, request: CreateExchangeRequest(pair: usdtBTC, amountText: "10"), metadata: EventMetadata(actor: "test"))
-            #expect(!ids.contains(other.id))
-            #expect(try await drawn() == before + 2 * (1 + 32))
+            ids.append(other.id)
+            #expect(ids == Array(before + 1...before + 4))
+            #expect(try await drawn() == before + 4)
+
+            let accounts = try await withThrowingTaskGroup(of: AccountID.self) { group in
+                for _ in 0..<16 { group.addTask { try await harness.openAccount(deposits: [(usdt, "100")]) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let together = try await withThrowingTaskGroup(of: ExchangeID.self) { group in
+                for account in accounts { group.addTask { try await harness.exchange(account, usdtBTC, "10").id } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(together).count == 16)
+            #expect(together.allSatisfy { $0 > before + 4 })
         }
+    }
+
+    @Test func reservedIdsGoOutInOrderAndExpire() {
+        let reserve = ExchangeIdReserve()
+        let drawn = ContinuousClock.now
+        reserve.keep([12, 10, 11], drawnAt: drawn)
+        #expect(reserve.take(now: drawn) == 10)
+        #expect(reserve.take(now: drawn + .milliseconds(50)) == 11)
+        #expect(reserve.take(now: drawn + ExchangeIdReserve.maximumAge + .milliseconds(1)) == nil)
+        #expect(reserve.take(now: drawn) == nil, "expired ids are dropped, not kept for later")
+        reserve.keep([20, 21], drawnAt: drawn)
+        reserve.keep([30], drawnAt: drawn)
+        #expect(reserve.take(now: drawn) == 30, "a newer draw replaces what was kept")
+        #expect(reserve.take(now: drawn) == nil)
     }
 
     @Test func aWorkerSettlesAgainstAnAccountThatMovedSinceItLastSawIt() async throws {
