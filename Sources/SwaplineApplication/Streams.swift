@@ -147,12 +147,16 @@ public struct AggregateLoader: Sendable {
         evolve: (State?, Event) -> State?
     ) async throws -> Loaded<State> {
         let cached = await cache.get(streamId)
-        let newer = try await store.readStream(streamId, from: (cached?.version ?? 0) + 1)
-        guard let last = newer.last else { return Loaded(state: cached?.state, version: cached?.version ?? 0) }
         var state = cached?.state
-        for recorded in newer { state = evolve(state, try decode(recorded)) }
-        await cache.put(streamId, state: state, version: last.streamVersion)
-        return Loaded(state: state, version: last.streamVersion)
+        var version = cached?.version ?? 0
+        // Folded page by page: a long stream read cold is never all in memory at once.
+        try await store.readStream(streamId, from: version + 1) { page in
+            for recorded in page { state = evolve(state, try decode(recorded)) }
+            version = page.last?.streamVersion ?? version
+        }
+        guard version != (cached?.version ?? 0) else { return Loaded(state: cached?.state, version: version) }
+        await cache.put(streamId, state: state, version: version)
+        return Loaded(state: state, version: version)
     }
 }
 

@@ -192,10 +192,32 @@ public struct EventStore: Sendable {
         }
     }
 
-    /// Reads one stream in version order, from `version` on.
+    /// Events per statement when a stream is read: a statement runs until its last row is
+    /// consumed, and one statement for a whole long stream ran past the runtime role's 15 s
+    /// statement timeout (an account with 1,000,000 events, loaded cold on a slow hour).
+    public static let streamPageSize = 10_000
+
+    /// Reads one stream in version order, from `version` on, a page per statement.
     public func readStream(_ streamId: String, from version: Int64 = 1) async throws -> [RecordedEvent] {
-        let rows = try await client.execute(Prepared(ReadStream.self, try PostgresBindings(streamId, version)), logger: logger)
-        return try await Self.decode(rows)
+        var events: [RecordedEvent] = []
+        try await readStream(streamId, from: version) { events.append(contentsOf: $0) }
+        return events
+    }
+
+    /// Reads one stream in version order, from `version` on, handing each page (at most
+    /// `pageSize` events, one statement each) to `page` as it arrives: a long stream is never
+    /// one long statement, nor all in memory at once.
+    public func readStream(
+        _ streamId: String, from version: Int64 = 1, pageSize: Int = EventStore.streamPageSize, _ page: ([RecordedEvent]) throws -> Void
+    ) async throws {
+        var next = version
+        while true {
+            let rows = try await client.execute(Prepared(ReadStream.self, try PostgresBindings(streamId, next, pageSize)), logger: logger)
+            let events = try await Self.decode(rows)
+            if !events.isEmpty { try page(events) }
+            guard events.count == pageSize, let last = events.last else { return }
+            next = last.streamVersion + 1
+        }
     }
 
     /// The events' insert alone.
@@ -246,7 +268,7 @@ public struct EventStore: Sendable {
     }
 
     enum ReadStream: PreparedSQL {
-        static let sql = "SELECT \(EventStore.columns) FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version"
+        static let sql = "SELECT \(EventStore.columns) FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
     }
 
     /// Reads one stream on a connection the caller holds (for example inside its transaction).

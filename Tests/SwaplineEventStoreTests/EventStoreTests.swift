@@ -117,6 +117,22 @@ struct EventStoreTests {
         }
     }
 
+    /// A stream is read a page per statement, so no read of a long stream is one long statement.
+    @Test func aStreamIsReadInPagesInVersionOrder() async throws {
+        try await TestDatabase.with { database in
+            let store = EventStore(client: database.app, logger: database.logger)
+            try await store.append([StreamAppend(streamId: "long", expectedVersion: .noStream, events: (1...7).map { event("E", $0) })])
+            var pages: [[Int64]] = []
+            try await store.readStream("long", from: 2, pageSize: 3) { pages.append($0.map(\.streamVersion)) }
+            #expect(pages == [[2, 3, 4], [5, 6, 7]])
+            pages = []
+            try await store.readStream("long", pageSize: 7) { pages.append($0.map(\.streamVersion)) }
+            #expect(pages == [[1, 2, 3, 4, 5, 6, 7]])
+            #expect(try await store.readStream("long").map(\.streamVersion) == Array(1...7))
+            #expect(try await store.readStream("none").isEmpty)
+        }
+    }
+
     @Test func refusesAWrongExpectedVersion() async throws {
         try await TestDatabase.with { database in
             let store = EventStore(client: database.app, logger: database.logger)
