@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import PostgresNIO
 import SwaplineApplication
 
 @main
@@ -29,7 +30,29 @@ struct SwaplineCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            exit(withError: DatabaseFailure(error) ?? error)
+        }
+    }
+}
+
+/// A database error as a command reports it: PostgreSQL's own message, detail and SQLSTATE, or
+/// what broke the connection. `PSQLError`'s description is deliberately generic (it keeps queries
+/// and their values out of logs), so on its own a failed command said nothing useful.
+struct DatabaseFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init?(_ error: any Error) {
+        // `withTransaction` wraps what failed inside it.
+        let unwrapped = (error as? PostgresTransactionError).flatMap {
+            $0.closureError ?? $0.beginError ?? $0.commitError ?? $0.rollbackError
+        } ?? error
+        guard let error = unwrapped as? PSQLError else { return nil }
+        if let message = error.serverInfo?[.message] {
+            let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+            let state = error.serverInfo?[.sqlState].map { " [SQLSTATE \($0)]" } ?? ""
+            description = "PostgreSQL: \(message)\(detail)\(state)"
+        } else {
+            description = "PostgreSQL: \(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
         }
     }
 }

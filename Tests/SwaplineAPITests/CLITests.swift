@@ -8,8 +8,8 @@ import Testing
 /// Runs the built `swapline` executable the way an operator's script does.
 @Suite("swapline CLI")
 struct CLITests {
-    func swapline(_ arguments: [String], database: TestDatabase) throws -> CommandRun {
-        try SwaplineExecutable.run(arguments, database: database)
+    func swapline(_ arguments: [String], database: TestDatabase, environment: [String: String] = [:]) throws -> CommandRun {
+        try SwaplineExecutable.run(arguments, database: database, environment: environment)
     }
 
     @Test func accountsCanBeCreatedFundedShownAndTheirKeysManaged() async throws {
@@ -51,6 +51,25 @@ struct CLITests {
             #expect(newKey != key)
             #expect(try swapline(["accounts", "keys", "revoke", "--key", key], database: database).status == 0)
             #expect(try swapline(["accounts", "keys", "revoke", "--key", key], database: database).status != 0)
+        }
+    }
+
+    /// PostgresNIO's errors describe themselves generically (no queries or values in logs); a
+    /// failed command prints PostgreSQL's own message and SQLSTATE instead.
+    @Test func aDatabaseErrorSaysWhatPostgreSQLSaid() async throws {
+        try #require(SwaplineExecutable.isBuilt, "build the swapline product first")
+        try await TestDatabase.with { database in
+            // The schema as shipped, and one more migration that cannot run.
+            let schema = FileManager.default.temporaryDirectory.appendingPathComponent("swapline-schema-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: TestDatabase.schemaDirectory, to: schema)
+            defer { try? FileManager.default.removeItem(at: schema) }
+            try "SELECT * FROM swapline_no_such_table;\n".write(
+                to: schema.appendingPathComponent("9999_broken.sql"), atomically: true, encoding: .utf8)
+            let run = try swapline(["migrate"], database: database, environment: ["SWAPLINE_SCHEMA_DIR": schema.path])
+            #expect(run.status != 0)
+            #expect(run.errors.contains("relation \"swapline_no_such_table\" does not exist"), "\(run.errors)")
+            #expect(run.errors.contains("[SQLSTATE 42P01]"), "\(run.errors)")
+            #expect(!run.errors.contains("Generic description"), "\(run.errors)")
         }
     }
 }
