@@ -160,19 +160,25 @@ public struct DeliveryStore: Sendable {
         """
     }
 
-    /// Seconds until the next claimable delivery is due (negative when one is overdue), or nil
-    /// when there is none. Deliveries held back by an earlier one of their exchange do not count.
-    public func secondsUntilNextDue() async throws -> Double? {
-        let rows = try await client.query(PostgresQuery(unsafeSQL: Self.nextDueSQL), logger: logger)
+    /// Seconds until the next scheduled attempt (the earliest pending delivery due after now), or
+    /// nil when none is scheduled: how long a worker whose claim came back short may sleep.
+    ///
+    /// What is due already was just claimed, or is leased, held back by an earlier delivery of its
+    /// exchange, or waits for an inactive subscription: a record in this process or a new delivery
+    /// rings the worker's doorbell, anything else (a record elsewhere, an expired lease) is found
+    /// by its one-second poll. So only the future
+    /// counts, one probe of the due index. It used to be the earliest moment any delivery became
+    /// claimable, with the ordering rule and the lease checked for every pending delivery: 38 ms a
+    /// call with 10,000 pending, every time a claim came back short.
+    public func secondsUntilNextAttempt() async throws -> Double? {
+        let rows = try await client.query(PostgresQuery(unsafeSQL: Self.nextAttemptSQL), logger: logger)
         for try await seconds in rows.decode(Double?.self) { return seconds }
         return nil
     }
 
-    static let nextDueSQL = """
-        SELECT EXTRACT(EPOCH FROM (min(GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at))) - now()))::float8
-        FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.request_id = d.subscription_id
-        WHERE d.status = 'PENDING' AND s.state = 'ACTIVE' AND s.deleted_at IS NULL
-          AND \(noEarlierPending("d"))
+    static let nextAttemptSQL = """
+        SELECT EXTRACT(EPOCH FROM (min(next_attempt_at) - now()))::float8
+        FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at > now()
         """
 
     /// Records the attempt and moves the delivery on: delivered, scheduled again, or dead. A 410

@@ -170,7 +170,7 @@ public struct DeliveryWorker: Service {
                             }
                             if claimed.count == room { continue }
                             // Sleep until the next retry is due, at most a second (the slow poll).
-                            if let due = try await store.secondsUntilNextDue() {
+                            if let due = try await store.secondsUntilNextAttempt() {
                                 wait = .milliseconds(Int64(min(1, max(0.005, due)) * 1000))
                             }
                         } catch {
