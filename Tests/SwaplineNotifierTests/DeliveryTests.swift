@@ -393,11 +393,10 @@ struct DeliveryTests {
                 """, logger: logger)
             let seconds = try #require(try await notifier.store.secondsUntilNextAttempt())
             #expect(seconds > 50 && seconds <= 60)
-            let plan = try await notifier.database.owner.query(
-                "EXPLAIN \(unescaped: DeliveryStore.nextAttemptSQL)", logger: logger)
-            var text = ""
-            for try await line in plan.decode(String.self) { text += line + "\n" }
-            #expect(text.contains("webhook_deliveries_due"), "\(text)")
+            let scanned = try await notifier.database.owner.withConnection { connection in
+                try await Self.indexesScanned(forAlias: "webhook_deliveries", explaining: DeliveryStore.nextAttemptSQL, on: connection)
+            }
+            #expect(scanned == ["webhook_deliveries_due"], "\(scanned)")
         }
     }
 
